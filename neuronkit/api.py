@@ -1,0 +1,171 @@
+"""``neuronkit.compile`` and ``neuronkit.load``: the two calls the rest of the library serves."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from . import __version__, plugins
+from .artifact import Artifact, Manifest, describe_files, now_iso, open_artifact
+from .cores import CoreSpec, apply_env, neuron_runtime_env, plan_groups
+from .errors import CompileError, NeuronkitError
+from .interfaces import CompileRequest, Compiler, Replica
+from .runtime import Runtime
+from .targets import discover, get_target
+from .types import PRECISIONS, Component, Preprocess
+
+
+def compile(
+    model: Any,
+    framework: Optional[str] = None,
+    *,
+    example_inputs: Any = None,
+    target: str = "cpu",
+    precision: str = "auto",
+    engine: Optional[str] = None,
+    batch_size: Optional[int] = None,
+    dynamic_batch: Optional[bool] = None,
+    pipeline_cores: int = 1,
+    preprocess: Optional[Preprocess] = None,
+    progress: Optional[Callable[[str], None]] = None,
+    **backend_options: Any,
+) -> Artifact:
+    """Compile ``model`` for ``target`` and return an :class:`Artifact` (save it with ``.save(path)``).
+
+    :param framework: backend name (``torch``, ``tf``, ``mxnet``, ``onnx`` or a plugin's); ``None``
+        asks the installed plugins which one recognises ``model``.
+    :param example_inputs: one array/tensor or a tuple of them, shaped like real inputs.
+    :param target: ``cpu`` (this host), ``inf1``, ``inf2`` or ``trn1``.
+    :param precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``; each backend maps it to its compiler's
+        flags and the manifest records both.
+    :param engine: host engine for the ``cpu`` target; the backend's fastest by default.
+    :param batch_size: the batch to compile for (default: the example's).
+    :param dynamic_batch: accept other batch sizes at run time.
+    :param pipeline_cores: NeuronCores one model copy is pipelined over (Neuron targets).
+    :param preprocess: how images become inputs (for ``neuronkit predict ART cat.png``); recorded in
+        the manifest. Backends may supply a default for models they know.
+    :param progress: called with a short message at each compile stage.
+    """
+    spec = plugins.find_backend(framework) if framework else plugins.claim_backend(model)
+    plugins.ensure_available(spec)
+    tgt = get_target(target)
+    if tgt.name not in spec.targets:
+        raise CompileError(f"the {spec.name} backend compiles for {', '.join(spec.targets)}, not {tgt.name}")
+    if precision not in PRECISIONS:
+        raise CompileError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision != "auto" and precision not in spec.precisions:
+        raise CompileError(f"the {spec.name} backend supports precision {', '.join(spec.precisions)}, "
+                           f"not {precision}")
+    if pipeline_cores != 1:
+        if not tgt.is_neuron or "pipeline" not in spec.capabilities:
+            raise CompileError(f"pipeline_cores={pipeline_cores} needs a Neuron target and a backend that "
+                               f"pipelines; {spec.name} on {tgt.name} does not")
+    if dynamic_batch and "dynamic_batch" not in spec.capabilities:
+        raise CompileError(f"the {spec.name} backend does not support dynamic_batch")
+    if tgt.is_neuron and engine:
+        raise CompileError(f"engine= chooses a host engine for target='cpu'; {tgt.name} uses {tgt.compiler}")
+    if not tgt.is_neuron:
+        engine = engine or (spec.engines[0] if spec.engines else "")
+        if spec.engines and engine not in spec.engines:
+            raise CompileError(f"the {spec.name} backend has no engine {engine!r}; "
+                               f"choose one of {', '.join(spec.engines)}")
+    if batch_size is not None and batch_size < 1:
+        raise CompileError(f"batch_size={batch_size} must be at least 1")
+    if example_inputs is not None and not isinstance(example_inputs, (tuple, list, dict)):
+        example_inputs = (example_inputs,)
+
+    workdir = Path(tempfile.mkdtemp(prefix="neuronkit-compile-"))
+    request = CompileRequest(
+        target=tgt,
+        precision=spec.precisions[0] if precision == "auto" else precision,
+        engine=engine or "",
+        example_inputs=example_inputs if example_inputs is not None else (),
+        batch_size=batch_size,
+        dynamic_batch=dynamic_batch,
+        pipeline_cores=pipeline_cores,
+        workdir=workdir,
+        options=backend_options,
+        progress=progress or (lambda message: None),
+    )
+    compiler: Compiler = plugins.load_object(spec.compiler)(spec)
+    start = time.perf_counter()
+    try:
+        result = compiler.compile(model, request)
+    except NeuronkitError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise CompileError(f"the {spec.name} backend failed to compile the model: {type(exc).__name__}: {exc}") \
+            from exc
+    seconds = time.perf_counter() - start
+    manifest = Manifest(
+        backend=Component(spec.name, _plugin_version(spec)),
+        plugin=spec.plugin,
+        framework=result.framework,
+        compiler=result.compiler,
+        target=tgt.name,
+        engine=request.engine,
+        precision=request.precision,
+        flags=tuple(result.flags),
+        inputs=tuple(result.inputs),
+        outputs=tuple(result.outputs),
+        batch_size=result.batch_size,
+        dynamic_batch=result.dynamic_batch,
+        pipeline_cores=pipeline_cores,
+        report=replace(result.report, compile_seconds=seconds),
+        files=describe_files(workdir),
+        load=result.load,
+        preprocess=preprocess or result.preprocess,
+        neuronkit_version=__version__,
+        created=now_iso(),
+    )
+    return Artifact(workdir, manifest, temporary=True)
+
+
+def load(
+    artifact: Union[Artifact, str, Path],
+    cores: CoreSpec = None,
+    group_size: Optional[int] = None,
+    *,
+    legacy_runtime: bool = False,
+    **options: Any,
+) -> Runtime:
+    """Load an artifact (object or saved path) on a group of cores and return a :class:`Runtime`.
+
+    :param cores: ``None`` (all), a count, ``"0-3"``/``"0,1"`` (indices as ``NEURON_RT_VISIBLE_CORES``
+        reads them), a list of indices, or explicit groups ``[[0, 1], [2, 3]]``.
+    :param group_size: cores per replica: ``cores="0-3", group_size=1`` loads four replicas.
+    :param legacy_runtime: place cores for Neuron runtime 1.x (``NEURONCORE_GROUP_SIZES``) instead of 2.x.
+    :param options: passed to the backend's replica (see its docs).
+    """
+    art = artifact if isinstance(artifact, Artifact) else open_artifact(artifact)
+    m = art.manifest
+    spec = plugins.find_backend(m.backend.name)
+    plugins.ensure_available(spec)
+    target = get_target(m.target)
+    host = discover()
+    groups = plan_groups(target, host, cores, group_size, m.pipeline_cores)
+    if target.is_neuron:
+        apply_env(neuron_runtime_env(groups, host, cores, legacy=legacy_runtime))
+    replica_cls: type[Replica] = plugins.load_object(spec.replica)
+    replicas: list = []
+    try:
+        for group in groups:
+            replicas.append(replica_cls(art, group, options))
+    except BaseException:
+        for replica in replicas:
+            replica.close()
+        raise
+    return Runtime(art, groups, replicas)
+
+
+def _plugin_version(spec) -> str:
+    for row in plugins.plugins():
+        if row["distribution"] == spec.plugin:
+            return row["version"]
+    return ""

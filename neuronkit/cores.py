@@ -1,0 +1,133 @@
+"""Core specifications -> core groups -> the environment the Neuron runtime reads.
+
+A *core group* holds one model replica. On a Neuron target its cores are NeuronCores (a pipelined
+model needs ``pipeline_cores`` of them); on the ``cpu`` target they are host threads, and a
+replica's intra-op thread count is its group size.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from .errors import CoreSpecError
+from .targets import Host, Target, parse_core_list
+
+CoreSpec = Union[None, int, str, Sequence[int], Sequence[Sequence[int]]]
+
+
+@dataclass(frozen=True)
+class CoreGroup:
+    """Contiguous core indices, as the process sees them (re-based to 0 by the Neuron runtime)."""
+
+    cores: tuple[int, ...]
+
+    @property
+    def start(self) -> int:
+        return self.cores[0]
+
+    @property
+    def size(self) -> int:
+        return len(self.cores)
+
+    def __str__(self) -> str:
+        return str(self.start) if self.size == 1 else f"{self.start}-{self.cores[-1]}"
+
+
+def plan_groups(target: Target, host: Host, cores: CoreSpec = None, group_size: Optional[int] = None,
+                pipeline_cores: int = 1) -> list[CoreGroup]:
+    """Validate a core spec against this host and split it into groups.
+
+    ``cores`` is ``None`` (all), a count, a string (``"0-3"``, ``"0,1"``), a list of indices or a list
+    of explicit groups. ``group_size`` defaults to the model's pipeline cores on Neuron targets and
+    to all requested cores on the ``cpu`` target (one replica using every thread).
+    """
+    available = host.cores_for(target)
+    unit = "NeuronCores" if target.is_neuron else "CPUs"
+    if cores is not None and not isinstance(cores, (int, str)) and cores and not isinstance(cores[0], int):
+        groups = [CoreGroup(_contiguous(list(g), f"group {list(g)}")) for g in cores]
+        flat = [c for g in groups for c in g.cores]
+        _contiguous(flat, f"cores={[list(g.cores) for g in groups]}")
+        if group_size is not None and any(g.size != group_size for g in groups):
+            raise CoreSpecError(f"explicit groups {cores} do not all have group_size={group_size}")
+    else:
+        flat = list(_flat_cores(cores, available))
+        size = group_size or (pipeline_cores if target.is_neuron else len(flat))
+        if size < 1 or len(flat) % size:
+            raise CoreSpecError(f"{len(flat)} cores ({_span(flat)}) cannot be split into groups of {size}; "
+                                f"ask for a multiple of {size} cores")
+        groups = [CoreGroup(tuple(flat[i:i + size])) for i in range(0, len(flat), size)]
+    if flat[-1] >= available or flat[0] < 0:
+        seen = f" (NEURON_RT_VISIBLE_CORES={os.environ['NEURON_RT_VISIBLE_CORES']})" if (
+            target.is_neuron and host.visible_cores is not None) else ""
+        raise CoreSpecError(f"asked for cores {_span(flat)}, but this process has {available} {unit} "
+                            f"(0-{available - 1}){seen}; ask for fewer")
+    if target.is_neuron and any(g.size < pipeline_cores for g in groups):
+        raise CoreSpecError(f"the model is pipelined over {pipeline_cores} NeuronCores, so each group needs "
+                            f"{pipeline_cores}; got groups of {min(g.size for g in groups)}")
+    return groups
+
+
+def _flat_cores(cores: CoreSpec, available: int) -> tuple[int, ...]:
+    if cores is None:
+        return tuple(range(available))
+    if isinstance(cores, bool):
+        raise CoreSpecError(f"cores={cores!r} is not a core spec; give a count, '0-3', '0,1' or a list")
+    if isinstance(cores, int):
+        if cores < 1:
+            raise CoreSpecError(f"cores={cores} must be at least 1")
+        return tuple(range(cores))
+    if isinstance(cores, str):  # indices, read as NEURON_RT_VISIBLE_CORES reads them: "4" is core 4
+        return parse_core_list(cores)
+    return _contiguous([int(c) for c in cores], f"cores={list(cores)}")
+
+
+def _contiguous(cores: list[int], what: str) -> tuple[int, ...]:
+    if not cores:
+        raise CoreSpecError(f"{what} is empty; ask for at least one core")
+    if any(b != a + 1 for a, b in zip(cores, cores[1:])):
+        raise CoreSpecError(f"{what} is not contiguous and increasing (the Neuron runtime requires it)")
+    return tuple(cores)
+
+
+def _span(cores: Sequence[int]) -> str:
+    return str(cores[0]) if len(cores) == 1 else f"{cores[0]}-{cores[-1]}"
+
+
+def neuron_runtime_env(groups: Sequence[CoreGroup], host: Host, cores: CoreSpec = None,
+                       legacy: bool = False) -> dict:
+    """The variables to set before the framework's Neuron runtime starts.
+
+    Runtime 2.x (Neuron >= 1.16): a count (``cores=4``) becomes ``NEURON_RT_NUM_CORES`` (the runtime
+    takes any 4 free cores, which suits hosts shared by several processes); indices become
+    ``NEURON_RT_VISIBLE_CORES`` (exactly those); ``None`` sets nothing (the process takes every
+    core). If the user already set ``NEURON_RT_VISIBLE_CORES``, the groups are relative to it and
+    nothing changes. Replicas address their group relative to the process's cores either way.
+    Runtime 1.x (``legacy``): ``NEURONCORE_GROUP_SIZES`` lists group sizes in load order. Never
+    both generations' variables at once: MXNet misbehaves when both are set.
+    """
+    if legacy:
+        return {"NEURONCORE_GROUP_SIZES": ",".join(str(g.size) for g in groups)}
+    if host.visible_cores is not None or cores is None:
+        return {}
+    if isinstance(cores, int) and not isinstance(cores, bool):
+        return {"NEURON_RT_NUM_CORES": str(cores)}
+    return {"NEURON_RT_VISIBLE_CORES": f"{groups[0].start}-{groups[-1].cores[-1]}"}
+
+
+def apply_env(env: dict) -> None:
+    """Set runtime variables, refusing to change ones an earlier load in this process fixed."""
+    for key, value in env.items():
+        current = os.environ.get(key)
+        if current is not None and current != value and key in _applied:
+            raise CoreSpecError(
+                f"this process already runs on {key}={current}; the Neuron runtime fixes a process's cores "
+                f"when it starts, so load on {key}={value} in a new process"
+            )
+        os.environ[key] = value
+        _applied.add(key)
+
+
+_applied: set = set()

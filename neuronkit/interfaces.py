@@ -1,0 +1,85 @@
+"""What a backend implements: a :class:`Compiler` and a :class:`Replica`.
+
+The core owns everything around them: choosing the backend, validating options, writing the
+manifest and checksums, core groups and runtime environment, dispatch, input checks, batching.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import numpy as np
+
+from .types import BackendSpec, CompileReport, Component, Preprocess, TensorSpec
+
+if TYPE_CHECKING:
+    from .artifact import Artifact
+    from .cores import CoreGroup
+    from .targets import Target
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    """Everything the user asked for, validated against the backend's spec."""
+
+    target: Target
+    precision: str                      # resolved preset: never "auto"
+    engine: str                         # "" on Neuron targets
+    example_inputs: tuple               # as the user gave them (framework tensors or arrays)
+    batch_size: Optional[int]
+    dynamic_batch: Optional[bool]       # None: the backend's default
+    pipeline_cores: int
+    workdir: Path                       # write the compiled files here
+    options: dict = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda message: None
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """What a backend hands back; the core adds checksums, versions and timing."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    framework: Component
+    compiler: Component
+    flags: tuple[str, ...] = ()         # the exact compiler arguments / environment used
+    batch_size: Optional[int] = None    # the compiled batch; None when any batch runs natively
+    dynamic_batch: bool = False
+    report: CompileReport = CompileReport()
+    load: dict = field(default_factory=dict)   # backend data needed to reload (entry file names...)
+    preprocess: Optional[Preprocess] = None
+
+
+class Compiler(ABC):
+    """Turns a framework model object into files in ``request.workdir``."""
+
+    def __init__(self, spec: BackendSpec):
+        self.spec = spec
+
+    @abstractmethod
+    def compile(self, model: Any, request: CompileRequest) -> CompileResult:
+        """Compile ``model`` as ``request`` says and write its files into ``request.workdir``."""
+
+
+class Replica(ABC):
+    """One loaded copy of a compiled model on one core group.
+
+    The core calls :meth:`run` from one thread at a time per replica, with arrays already checked
+    against the signature (and split or padded to the compiled batch when it is fixed).
+    """
+
+    def __init__(self, artifact: Artifact, group: CoreGroup, options: dict):
+        self.artifact = artifact
+        self.group = group
+        self.options = options
+
+    @abstractmethod
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run one batch; inputs and outputs follow the manifest's signature order."""
+
+    def close(self) -> None:
+        """Release the replica's cores and memory."""

@@ -1,0 +1,228 @@
+"""The one plugin manager, and the backend registry built from it.
+
+Plugins come from the ``neuronkit`` entry-point group; the built-in backends are registered
+there too, exactly as a third-party distribution registers. Environment switches:
+
+- ``NEURONKIT_LOAD_PLUGINS=a,b`` loads only those plugins (entry-point or distribution names);
+  an empty value loads none.
+- ``NEURONKIT_DISABLE_PLUGINS=a,b`` skips those.
+
+A plugin that fails to import, or whose hook raises, is reported (a warning, and in
+``neuronkit plugins``) and skipped; it never stops neuronkit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pluggy
+
+from . import hookspecs
+from .errors import BackendNotFound, BackendUnavailable, PluginError
+from .types import BackendSpec, normalise_name
+
+ENTRY_POINT_GROUP = "neuronkit"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str = ""
+    version: str = ""
+    error: str = ""  # why it was skipped; empty when loaded
+
+
+_pm: Optional[pluggy.PluginManager] = None
+_infos: dict = {}
+_backends: Optional[dict] = None
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The plugin manager, created and loaded on first use."""
+    global _pm
+    if _pm is None:
+        pm = pluggy.PluginManager("neuronkit")
+        pm.add_hookspecs(hookspecs)
+        _load_entry_points(pm)
+        pm.check_pending()
+        _pm = pm
+    return _pm
+
+
+def reset() -> None:
+    """Forget loaded plugins so the next use loads them again (after installing one, in tests)."""
+    global _pm, _backends
+    _pm, _backends = None, None
+    _infos.clear()
+    importlib.invalidate_caches()
+
+
+def register(plugin: Any, name: str) -> None:
+    """Register a plugin object in this process (tests, notebooks); undo with :func:`unregister`."""
+    global _backends
+    get_plugin_manager().register(plugin, name=name)
+    _infos[name] = PluginInfo(name, distribution="(registered in process)")
+    _backends = None
+
+
+def unregister(name: str) -> None:
+    global _backends
+    get_plugin_manager().unregister(name=name)
+    _infos.pop(name, None)
+    _backends = None
+
+
+def _switch(var: str) -> Optional[set]:
+    value = os.environ.get(var)
+    return None if value is None else {normalise_name(v) for v in value.split(",") if v.strip()}
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    from importlib.metadata import entry_points
+
+    only, disabled = _switch("NEURONKIT_LOAD_PLUGINS"), _switch("NEURONKIT_DISABLE_PLUGINS") or set()
+    eps = entry_points()
+    eps = eps.select(group=ENTRY_POINT_GROUP) if hasattr(eps, "select") else eps.get(ENTRY_POINT_GROUP, [])
+    for ep in eps:
+        dist = getattr(ep, "dist", None)
+        info = PluginInfo(ep.name, dist.metadata["Name"] if dist else "", dist.version if dist else "")
+        names = {normalise_name(ep.name), normalise_name(info.distribution)}
+        if (only is not None and not names & only) or names & disabled:
+            continue
+        if pm.has_plugin(ep.name):
+            other = _infos[ep.name].distribution
+            _skip(info, f"the name {ep.name!r} is already taken by {other}; uninstall one of the two")
+            continue
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # a broken plugin must never stop neuronkit
+            _skip(info, f"{type(exc).__name__}: {exc}")
+            continue
+        _infos[ep.name] = info
+
+
+def _skip(info: PluginInfo, why: str) -> None:
+    info.error = why
+    _infos.setdefault(f"{info.name} ({info.distribution})" if info.name in _infos else info.name, info)
+    warnings.warn(f"neuronkit plugin {info.name!r} from {info.distribution or 'unknown'} was skipped: {why}. "
+                  f"To silence this, set NEURONKIT_DISABLE_PLUGINS={info.name} or uninstall it.",
+                  RuntimeWarning, stacklevel=3)
+
+
+def plugins() -> list:
+    """Every plugin neuronkit saw, with the hooks it implements (``neuronkit plugins``)."""
+    pm = get_plugin_manager()
+    rows = []
+    for key, info in sorted(_infos.items()):
+        plugin = pm.get_plugin(info.name) if not info.error else None
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin)) if plugin is not None else []
+        rows.append({"name": info.name, "distribution": info.distribution, "version": info.version,
+                     "hooks": hooks, "error": info.error})
+    return rows
+
+
+def get_backends() -> dict:
+    """All registered backends by name (``BackendSpec.plugin`` says which plugin gave each)."""
+    global _backends
+    if _backends is not None:
+        return _backends
+    pm = get_plugin_manager()
+    found: dict = {}
+    owners: dict = {}  # name or alias -> (backend, plugin)
+    for impl in reversed(pm.hook.neuronkit_backends.get_hookimpls()):
+        info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
+        try:
+            specs = list(impl.function() or ())
+        except Exception as exc:
+            _skip(info, f"its neuronkit_backends hook raised {type(exc).__name__}: {exc}")
+            continue
+        for spec in specs:
+            if not isinstance(spec, BackendSpec):
+                raise PluginError(f"plugin {impl.plugin_name!r} returned {spec!r} from neuronkit_backends; "
+                                  f"it must return neuronkit.BackendSpec objects")
+            spec = _with_plugin(spec, info.distribution or impl.plugin_name)
+            for key in (spec.name, *spec.aliases):
+                if key in owners:
+                    other_name, other_plugin = owners[key]
+                    raise PluginError(
+                        f"two plugins claim the backend name {key!r}: {other_plugin} (backend {other_name!r}) and "
+                        f"{spec.plugin} (backend {spec.name!r}); uninstall one, or disable it with "
+                        f"NEURONKIT_DISABLE_PLUGINS"
+                    )
+                owners[key] = (spec.name, spec.plugin)
+            found[spec.name] = spec
+    _backends = found
+    return found
+
+
+def _with_plugin(spec: BackendSpec, plugin: str) -> BackendSpec:
+    from dataclasses import replace
+
+    return replace(spec, plugin=plugin)
+
+
+def find_backend(name: str) -> BackendSpec:
+    """The backend called ``name`` (or an alias of it)."""
+    key = normalise_name(name)
+    backends = get_backends()
+    for spec in backends.values():
+        if key == spec.name or key in spec.aliases:
+            return spec
+    raise BackendNotFound(
+        f"no backend called {name!r}. Installed backends: {_describe(backends)}. "
+        f"The built-in ones install with pip install \"neuronkit[torch]\" (or [tf], [mxnet], [onnx]); "
+        f"third-party backends are packages that register the 'neuronkit' entry point."
+    )
+
+
+def claim_backend(model: Any) -> BackendSpec:
+    """The backend whose plugin claims ``model`` (used when no framework is given)."""
+    name = get_plugin_manager().hook.neuronkit_claim_model(model=model)
+    if name is None:
+        raise BackendNotFound(
+            f"no backend recognises a {type(model).__module__}.{type(model).__qualname__}; pass framework= "
+            f"with one of: {_describe(get_backends())}"
+        )
+    return find_backend(name)
+
+
+def missing_requirements(spec: BackendSpec) -> list:
+    """Modules the backend needs that cannot be imported here (checked without importing them)."""
+    missing = []
+    for module in spec.requires:
+        if module in sys.modules:
+            continue
+        try:
+            if importlib.util.find_spec(module) is None:
+                missing.append(module)
+        except (ImportError, ValueError):
+            missing.append(module)
+    return missing
+
+
+def ensure_available(spec: BackendSpec) -> None:
+    missing = missing_requirements(spec)
+    if missing:
+        raise BackendUnavailable(
+            f"the {spec.name} backend needs {', '.join(missing)}, which is not installed here. "
+            f"Install it: {spec.install_hint or 'pip install ' + ' '.join(missing)}"
+        )
+
+
+def load_object(path: str) -> Any:
+    """Import ``"module:attribute"``: backends name their classes this way so nothing loads early."""
+    module, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"cannot import {path!r} ({exc}); the plugin that registered it is broken") from exc
+
+
+def _describe(backends: dict) -> str:
+    return ", ".join(sorted(backends)) or "none"

@@ -1,0 +1,182 @@
+"""Targets (where a compiled model runs) and discovery of what this host has.
+
+Figures come from the Neuron documentation (see docs/targets.md for sources): an Inferentia chip
+has 4 NeuronCore-v1; an Inferentia2 or Trainium chip has 2 NeuronCore-v2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .errors import CoreSpecError, IncompatibleArtifact
+
+HOST = "host"
+NCV1 = "NeuronCore-v1"
+NCV2 = "NeuronCore-v2"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    core_kind: str                  # HOST, NCV1 or NCV2
+    cores_per_chip: int = 0
+    compiler: str = ""              # the Neuron compiler the framework integrations call
+    instances: dict = field(default_factory=dict)  # instance type -> number of chips
+
+    @property
+    def is_neuron(self) -> bool:
+        return self.core_kind != HOST
+
+
+TARGETS = {
+    t.name: t
+    for t in (
+        Target("cpu", "this host's CPU (threads are the cores)", HOST),
+        Target("inf1", "AWS Inferentia", NCV1, 4, "neuron-cc",
+               {"inf1.xlarge": 1, "inf1.2xlarge": 1, "inf1.6xlarge": 4, "inf1.24xlarge": 16}),
+        Target("inf2", "AWS Inferentia2", NCV2, 2, "neuronx-cc",
+               {"inf2.xlarge": 1, "inf2.8xlarge": 1, "inf2.24xlarge": 6, "inf2.48xlarge": 12}),
+        Target("trn1", "AWS Trainium", NCV2, 2, "neuronx-cc",
+               {"trn1.2xlarge": 1, "trn1.32xlarge": 16, "trn1n.32xlarge": 16}),
+    )
+}
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name.strip().lower()]
+    except KeyError:
+        raise CoreSpecError(f"unknown target {name!r}; choose one of: {', '.join(TARGETS)}") from None
+
+
+@dataclass(frozen=True)
+class NeuronDevice:
+    index: int
+    cores: int
+    core_kind: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Host:
+    """What this machine offers: host CPUs and any Neuron devices (chips)."""
+
+    cpus: int
+    devices: tuple[NeuronDevice, ...] = ()
+    visible_cores: Optional[tuple[int, ...]] = None  # from NEURON_RT_VISIBLE_CORES, if the user set it
+    instance_type: str = ""
+
+    @property
+    def core_kind(self) -> str:
+        return self.devices[0].core_kind if self.devices else HOST
+
+    @property
+    def neuron_cores(self) -> int:
+        """NeuronCores this process may use (indices are re-based to 0 by the runtime)."""
+        if self.visible_cores is not None:
+            return len(self.visible_cores)
+        return sum(d.cores for d in self.devices)
+
+    def cores_for(self, target: Target) -> int:
+        """How many cores ``target`` has here; raises if this host cannot run it."""
+        if not target.is_neuron:
+            return self.cpus
+        if self.core_kind != target.core_kind:
+            found = (f"{len(self.devices)} Neuron device(s) with {self.core_kind}" if self.devices
+                     else f"no Neuron devices, {self.cpus} CPUs")
+            raise IncompatibleArtifact(
+                f"target {target.name} needs {target.core_kind} ({target.description}); this host has {found}. "
+                f"Run it on an {target.name} instance, or compile again with target='cpu'."
+            )
+        return self.neuron_cores
+
+
+def discover(root: Optional[str] = None) -> Host:
+    """Find Neuron devices: ``neuron-ls -j`` when present, else ``/dev/neuron*`` and sysfs.
+
+    ``root`` (or the environment variable ``NEURONKIT_SYSROOT``) prefixes every path, so tests can
+    describe a machine with 4 or 16 NeuronCores; ``neuron-ls`` is only asked on the real root.
+    """
+    root = root if root is not None else os.environ.get("NEURONKIT_SYSROOT", "/")
+    base = Path(root)
+    devices = _from_neuron_ls() if root == "/" else ()
+    if not devices:
+        devices = _from_sysfs(base)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return Host(cpus=cpus, devices=devices, visible_cores=_visible_cores_from_env(),
+                instance_type=_read(base / "sys/devices/virtual/neuron_device/neuron0/info/architecture/instance_type"))
+
+
+def _from_neuron_ls() -> tuple[NeuronDevice, ...]:
+    exe = shutil.which("neuron-ls")
+    if not exe:
+        return ()
+    try:
+        out = subprocess.run([exe, "-j"], capture_output=True, text=True, timeout=20, check=True).stdout
+        entries = json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return ()  # older neuron-ls without --json-output: fall back to sysfs
+    # neuron-ls does not print the core generation; a chip with 4 cores is Inferentia (v1).
+    return tuple(
+        NeuronDevice(int(e["neuron_device"]), int(e["nc_count"]), NCV1 if int(e["nc_count"]) == 4 else NCV2,
+                     "neuron-ls")
+        for e in entries
+    )
+
+
+def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
+    nodes = sorted((base / "dev").glob("neuron[0-9]*"), key=lambda p: int(p.name[6:]))
+    devices = []
+    for node in nodes:
+        index = int(node.name[6:])
+        sysdir = base / f"sys/devices/virtual/neuron_device/neuron{index}"
+        arch = _read(sysdir / "info/architecture/arch_type")
+        cores = _read(sysdir / "core_count")
+        if cores:
+            kind = NCV1 if arch.upper() == "NCV1" or (not arch and cores == "4") else NCV2
+            devices.append(NeuronDevice(index, int(cores), kind, "sysfs"))
+        else:  # Inf1-era drivers may lack sysfs: a bare /dev/neuronN is an Inferentia chip
+            devices.append(NeuronDevice(index, 4, NCV1, "/dev (assumed Inferentia: no sysfs)"))
+    return tuple(devices)
+
+
+def _visible_cores_from_env() -> Optional[tuple[int, ...]]:
+    # Once set (by the user, or by neuronkit for an earlier load), these are all the cores this
+    # process will ever have: the runtime fixes them at start-up and re-bases their indices to 0.
+    value = os.environ.get("NEURON_RT_VISIBLE_CORES")
+    return parse_core_list(value, what="NEURON_RT_VISIBLE_CORES") if value else None
+
+
+def parse_core_list(text: str, what: str = "cores") -> tuple[int, ...]:
+    """Parse ``"0-3"``, ``"0,1"``, ``"3-5,6"``: contiguous and increasing, as the Neuron runtime requires."""
+    cores: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise CoreSpecError(f"{what}={text!r} is malformed; write a range like '0-3', a list like '0,1', or both")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo:
+            raise CoreSpecError(f"{what}={text!r}: range {part!r} runs backwards; write '{hi}-{lo}'")
+        cores.extend(range(lo, hi + 1))
+    if any(b != a + 1 for a, b in zip(cores, cores[1:])):
+        raise CoreSpecError(f"{what}={text!r} is not contiguous and increasing (the Neuron runtime requires it); "
+                            f"for example '{cores[0]}-{cores[0] + len(cores) - 1}'")
+    return tuple(cores)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""

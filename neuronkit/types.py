@@ -1,0 +1,179 @@
+"""Frozen records that hooks return and that the manifest is built from.
+
+Backends describe themselves with data (:class:`BackendSpec`), never with ``if framework == ...``
+branches in the core (the keras 3 habit): the core reads targets, engines, precisions and
+capability flags from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+#: Capability flags a backend may declare. The core checks them before calling the backend.
+CAPABILITIES = frozenset({"dynamic_batch", "pipeline"})
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One backend, as registered by the ``neuronkit_backends`` hook.
+
+    :param name: what users pass as ``framework=`` (normalised to lower case).
+    :param framework: human name of the framework, e.g. ``"PyTorch"``.
+    :param compiler: import path ``"module:Class"`` of the backend's :class:`neuronkit.Compiler`;
+        imported only when something is compiled, so registration stays cheap.
+    :param replica: import path of the backend's :class:`neuronkit.Replica`.
+    :param targets: targets it compiles for (``cpu``, ``inf1``, ``inf2``, ``trn1``).
+    :param engines: host engines for the ``cpu`` target, the default first.
+    :param precisions: precision presets it accepts besides ``auto``.
+    :param aliases: other names that select it (``pytorch`` for ``torch``).
+    :param capabilities: flags from :data:`CAPABILITIES`.
+    :param requires: importable module names the backend needs; checked without importing them.
+    :param install_hint: the command that installs what ``requires`` names.
+    :param plugin: filled in by neuronkit: the plugin (distribution) that registered it.
+    """
+
+    name: str
+    framework: str
+    compiler: str
+    replica: str
+    targets: tuple[str, ...] = ("cpu",)
+    engines: tuple[str, ...] = ()
+    precisions: tuple[str, ...] = ("fp32",)
+    aliases: tuple[str, ...] = ()
+    capabilities: frozenset = frozenset()
+    requires: tuple[str, ...] = ()
+    install_hint: str = ""
+    plugin: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "name", normalise_name(self.name))
+        object.__setattr__(self, "aliases", tuple(normalise_name(a) for a in self.aliases))
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+        unknown = self.capabilities - CAPABILITIES
+        if unknown:
+            raise ValueError(f"backend {self.name!r}: unknown capabilities {sorted(unknown)}; "
+                             f"known: {sorted(CAPABILITIES)}")
+        bad = set(self.precisions) - set(PRECISIONS)
+        if bad:
+            raise ValueError(f"backend {self.name!r}: unknown precisions {sorted(bad)}; known: {PRECISIONS}")
+
+
+def normalise_name(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, dtype and shape of one model input or output; ``None`` marks a free dimension."""
+
+    name: str
+    dtype: str
+    shape: tuple[Optional[int], ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "dtype", np.dtype(self.dtype).name)
+        object.__setattr__(self, "shape", tuple(None if d is None else int(d) for d in self.shape))
+
+    def describe(self) -> str:
+        dims = ", ".join("N" if d is None else str(d) for d in self.shape)
+        return f"{self.name}: {self.dtype}[{dims}]"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TensorSpec:
+        return cls(data["name"], data["dtype"], tuple(data["shape"]))
+
+    @classmethod
+    def of(cls, name: str, array, batch_free: bool = False) -> TensorSpec:
+        """The spec of an example array; ``batch_free`` leaves axis 0 free."""
+        shape = tuple(array.shape)
+        if batch_free and shape:
+            shape = (None,) + shape[1:]
+        return cls(name, _dtype_name(array), shape)
+
+
+def _dtype_name(array) -> str:
+    dtype = array.dtype
+    try:
+        return np.dtype(dtype).name
+    except TypeError:  # framework dtypes such as torch.float32
+        return str(dtype).rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class CompileReport:
+    """What the compiler did: how much of the model runs on the target, and how long it took.
+
+    ``ops_total``/``ops_on_target`` count framework operators; on the ``cpu`` target every operator
+    runs on the host, so the ratio is 1.0 and says nothing about Neuron.
+    """
+
+    ops_total: Optional[int] = None
+    ops_on_target: Optional[int] = None
+    unsupported_ops: tuple[str, ...] = ()
+    compile_seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def on_target_ratio(self) -> Optional[float]:
+        if not self.ops_total or self.ops_on_target is None:
+            return None
+        return self.ops_on_target / self.ops_total
+
+    def to_dict(self) -> dict:
+        return {
+            "ops_total": self.ops_total,
+            "ops_on_target": self.ops_on_target,
+            "on_target_ratio": self.on_target_ratio,
+            "unsupported_ops": list(self.unsupported_ops),
+            "compile_seconds": round(self.compile_seconds, 3),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CompileReport:
+        return cls(data.get("ops_total"), data.get("ops_on_target"), tuple(data.get("unsupported_ops", ())),
+                   float(data.get("compile_seconds", 0.0)), tuple(data.get("notes", ())))
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named, versioned piece of the toolchain recorded in the manifest."""
+
+    name: str
+    version: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How an image becomes a model input: ``neuronkit predict ART cat.png`` reads this.
+
+    ``mean``/``std`` apply to pixel values scaled by ``scale`` in ``channel_order``.
+    """
+
+    layout: str = "NCHW"
+    channel_order: str = "RGB"
+    scale: float = 1 / 255
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    labels: str = ""  # "imagenet" selects the bundled ImageNet class names
+
+    def to_dict(self) -> dict:
+        return {"layout": self.layout, "channel_order": self.channel_order, "scale": self.scale,
+                "mean": list(self.mean), "std": list(self.std), "labels": self.labels}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Preprocess:
+        return cls(data["layout"], data["channel_order"], float(data["scale"]), tuple(data["mean"]),
+                   tuple(data["std"]), data.get("labels", ""))
+
