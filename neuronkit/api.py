@@ -151,7 +151,10 @@ def load(
     host = discover()
     groups = plan_groups(target, host, cores, group_size, m.pipeline_cores)
     if target.is_neuron:
-        apply_env(neuron_runtime_env(groups, host, cores, legacy=legacy_runtime))
+        env = neuron_runtime_env(groups, host, cores, legacy=legacy_runtime)
+        apply_env(env)
+        if "NEURON_RT_VISIBLE_CORES" in env:
+            groups = [replace(g, base=groups[0].start) for g in groups]
     replica_cls: type[Replica] = plugins.load_object(spec.replica)
     replicas: list = []
     try:

@@ -20,13 +20,20 @@ CoreSpec = Union[None, int, str, Sequence[int], Sequence[Sequence[int]]]
 
 @dataclass(frozen=True)
 class CoreGroup:
-    """Contiguous core indices, as the process sees them (re-based to 0 by the Neuron runtime)."""
+    """Contiguous core indices. ``base`` is the first core the process owns: the Neuron runtime
+    re-bases indices to 0, so a backend addresses the group by :attr:`local_start`."""
 
     cores: tuple[int, ...]
+    base: int = 0
 
     @property
     def start(self) -> int:
         return self.cores[0]
+
+    @property
+    def local_start(self) -> int:
+        """The group's first core as the process's runtime numbers it (``nc:N``, ``start_nc``)."""
+        return self.cores[0] - self.base
 
     @property
     def size(self) -> int:
@@ -60,7 +67,8 @@ def plan_groups(target: Target, host: Host, cores: CoreSpec = None, group_size: 
                                 f"ask for a multiple of {size} cores")
         groups = [CoreGroup(tuple(flat[i:i + size])) for i in range(0, len(flat), size)]
     if flat[-1] >= available or flat[0] < 0:
-        seen = f" (NEURON_RT_VISIBLE_CORES={os.environ['NEURON_RT_VISIBLE_CORES']})" if (
+        seen = (f" (NEURON_RT_VISIBLE_CORES={os.environ['NEURON_RT_VISIBLE_CORES']}: the runtime fixes a "
+                f"process's cores when it starts, so load on other cores in a new process)") if (
             target.is_neuron and host.visible_cores is not None) else ""
         raise CoreSpecError(f"asked for cores {_span(flat)}, but this process has {available} {unit} "
                             f"(0-{available - 1}){seen}; ask for fewer")

@@ -131,9 +131,12 @@ class Runtime:
                                      f"{'' if axis else '; this artifact was compiled without dynamic batch'}); "
                                      f"signature: {self._signature()}")
             arrays.append(np.ascontiguousarray(array))
-        if len({a.shape[0] for a in arrays if a.ndim}) > 1:
+        batches = {a.shape[0] for a in arrays if a.ndim}
+        if len(batches) > 1:
             raise InputError(f"inputs disagree on the batch size {[a.shape[0] for a in arrays]}; "
                              f"every input needs the same axis 0")
+        if 0 in batches:
+            raise InputError("got an empty batch (axis 0 has length 0); send at least one row")
         return arrays
 
     def _signature(self) -> str:

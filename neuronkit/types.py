@@ -133,7 +133,7 @@ class CompileReport:
             "ops_on_target": self.ops_on_target,
             "on_target_ratio": self.on_target_ratio,
             "unsupported_ops": list(self.unsupported_ops),
-            "compile_seconds": round(self.compile_seconds, 3),
+            "compile_seconds": self.compile_seconds,
             "notes": list(self.notes),
         }
 

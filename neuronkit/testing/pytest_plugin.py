@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from neuronkit import cores
@@ -12,11 +14,15 @@ NEURON_VARS = ("NEURON_RT_VISIBLE_CORES", "NEURON_RT_NUM_CORES", "NEURONCORE_GRO
 
 @pytest.fixture
 def clean_neuron_env(monkeypatch):
-    """No Neuron runtime variables set, and none remembered as set by an earlier load."""
-    for var in NEURON_VARS:
-        monkeypatch.delenv(var, raising=False)
+    """No Neuron runtime variables set, and none remembered as set by an earlier load; whatever a
+    test (or a load in it) sets is undone afterwards. Yields pytest's ``monkeypatch``."""
+    saved = {var: os.environ.pop(var, None) for var in NEURON_VARS}
     monkeypatch.setattr(cores, "_applied", set())
-    return monkeypatch
+    yield monkeypatch
+    for var, value in saved.items():
+        os.environ.pop(var, None)
+        if value is not None:
+            os.environ[var] = value
 
 
 @pytest.fixture

@@ -1,0 +1,224 @@
+"""The ``neuronkit`` command. Errors neuronkit raises are printed without a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import plugins
+from .errors import NeuronkitError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _Group(click.Group):
+    """Turns :class:`NeuronkitError` into a one-line message and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except NeuronkitError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="neuronkit")
+def cli():
+    """Compile, inspect, load and run models on AWS Inferentia/Trainium or this CPU."""
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins_cmd(as_json):
+    """List plugins, their distributions and the hooks they implement."""
+    rows = plugins.plugins()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("plugin", "distribution", "version", "hooks", "status")
+    for r in rows:
+        status = f"[red]skipped: {r['error']}[/]" if r["error"] else "[green]loaded[/]"
+        table.add_row(r["name"], r["distribution"], r["version"], "\n".join(r["hooks"]), status)
+    console.print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def backends(as_json):
+    """List backends: targets, cpu engines, precisions, and whether they can run here."""
+    specs = plugins.get_backends().values()
+    rows = []
+    for s in specs:
+        missing = plugins.missing_requirements(s)
+        rows.append({"name": s.name, "aliases": list(s.aliases), "framework": s.framework, "targets": list(s.targets),
+                     "engines": list(s.engines), "precisions": list(s.precisions),
+                     "capabilities": sorted(s.capabilities), "plugin": s.plugin,
+                     "ready": not missing, "install": s.install_hint if missing else ""})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("backend", "framework", "targets", "cpu engines", "precisions", "plugin", "status")
+    for r in rows:
+        name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
+        status = "[green]ready[/]" if r["ready"] else f"[yellow]needs: {r['install']}[/]"
+        table.add_row(name, r["framework"], ", ".join(r["targets"]), ", ".join(r["engines"]),
+                      ", ".join(r["precisions"]), r["plugin"], status)
+    console.print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def devices(as_json):
+    """Show this host's CPUs and Neuron devices, and which targets can run here."""
+    from .errors import IncompatibleArtifact
+    from .targets import TARGETS, discover
+
+    host = discover()
+    runnable = {}
+    for name, target in TARGETS.items():
+        try:
+            runnable[name] = host.cores_for(target)
+        except IncompatibleArtifact:
+            pass
+    data = {"cpus": host.cpus, "instance_type": host.instance_type, "core_kind": host.core_kind,
+            "neuron_cores": host.neuron_cores, "visible_cores": host.visible_cores,
+            "devices": [{"index": d.index, "cores": d.cores, "core_kind": d.core_kind, "source": d.source}
+                        for d in host.devices],
+            "runnable_targets": runnable}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    console.print(f"CPUs: {host.cpus}" + (f"   instance: {host.instance_type}" if host.instance_type else ""))
+    if host.devices:
+        table = Table("device", "cores", "kind", "found by")
+        for d in host.devices:
+            table.add_row(f"neuron{d.index}", str(d.cores), d.core_kind, d.source)
+        console.print(table)
+        if host.visible_cores is not None:
+            console.print(f"NEURON_RT_VISIBLE_CORES limits this process to {len(host.visible_cores)} cores")
+    else:
+        console.print("No Neuron devices (no neuron-ls, /dev/neuron* or Neuron sysfs entries).")
+    console.print("Targets that run here: " + ", ".join(f"{n} ({c} cores)" for n, c in runnable.items()))
+
+
+@cli.command("compile")
+@click.argument("model", type=click.Path(exists=True))
+@click.option("-o", "--output", required=True, type=click.Path(), help="Where to save the artifact.")
+@click.option("-f", "--framework", help="Backend name; by default the plugin that recognises MODEL.")
+@click.option("-t", "--target", default="cpu", show_default=True, help="cpu, inf1, inf2 or trn1.")
+@click.option("-p", "--precision", default="auto", show_default=True, help="auto, fp32, bf16 or fp16.")
+@click.option("--engine", help="Host engine for the cpu target (see `neuronkit backends`).")
+@click.option("--batch-size", type=int, help="Batch to compile for.")
+@click.option("--dynamic-batch/--static-batch", default=None, help="Accept other batch sizes at run time.")
+@click.option("--pipeline-cores", type=int, default=1, show_default=True, help="NeuronCores per model copy.")
+@click.option("--directory", is_flag=True, help="Save as a directory instead of one file.")
+def compile_cmd(model, output, framework, target, precision, engine, batch_size, dynamic_batch, pipeline_cores,
+                directory):
+    """Compile a model file (an .onnx file, a TorchScript file, a SavedModel directory...)."""
+    from .api import compile as nk_compile
+
+    with console.status("compiling") as status:
+        art = nk_compile(model, framework, target=target, precision=precision, engine=engine,
+                         batch_size=batch_size, dynamic_batch=dynamic_batch, pipeline_cores=pipeline_cores,
+                         progress=lambda message: status.update(message))
+    path = art.save(output, directory=directory)
+    console.print(f"[green]saved[/] {path} ({art.manifest.report.compile_seconds:.1f} s to compile)")
+    _print_manifest(art.manifest)
+
+
+@cli.command()
+@click.argument("artifact", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def inspect(artifact, as_json):
+    """Verify an artifact and print its manifest."""
+    from .artifact import open_artifact
+
+    art = open_artifact(artifact)
+    if as_json:
+        click.echo(json.dumps(art.manifest.to_dict(), indent=2))
+    else:
+        _print_manifest(art.manifest)
+
+
+def _print_manifest(m) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    report = m.report
+    ratio = report.on_target_ratio
+    rows = [
+        ("backend", f"{m.backend.name} {m.backend.version} (plugin {m.plugin})"),
+        ("framework", f"{m.framework.name} {m.framework.version}"),
+        ("compiler", f"{m.compiler.name} {m.compiler.version}"),
+        ("target", m.target + (f", engine {m.engine}" if m.engine else "")),
+        ("precision", f"{m.precision}  flags: {' '.join(m.flags) or '-'}"),
+        ("inputs", "\n".join(t.describe() for t in m.inputs)),
+        ("outputs", "\n".join(t.describe() for t in m.outputs)),
+        ("batch", f"{m.batch_size or 'any'}" + (", dynamic" if m.dynamic_batch else ", fixed")),
+        ("pipeline cores", str(m.pipeline_cores)),
+        ("on target", "-" if ratio is None else f"{ratio:.1%} of {report.ops_total} operators"),
+        ("unsupported", ", ".join(report.unsupported_ops) or "-"),
+        ("compile time", f"{report.compile_seconds:.1f} s"),
+        ("notes", "\n".join(report.notes) or "-"),
+        ("files", "\n".join(f"{n}  {e['size']:,} B  sha256 {e['sha256'][:12]}…" for n, e in m.files.items())),
+        ("written", f"{m.created} by neuronkit {m.neuronkit_version} (schema {m.schema_version})"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table, highlight=False)
+
+
+@cli.command()
+@click.argument("artifact", type=click.Path(exists=True))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--cores", help="Cores to load on: a count or indices like 0-3.")
+@click.option("--top", type=int, default=5, show_default=True, help="Classes to show for a classifier.")
+@click.option("-o", "--output", type=click.Path(), help="Save the (first) output as .npy.")
+def predict(artifact, inputs, cores, top, output):
+    """Run an artifact on INPUTS: image files (resized and normalised as the manifest says) or .npy arrays."""
+    import numpy as np
+
+    from .api import load
+    from .artifact import open_artifact
+    from .images import imagenet_labels, load_image, top_k
+
+    art = open_artifact(artifact)
+    if len(inputs) != len(art.inputs):
+        raise click.UsageError(f"the model takes {len(art.inputs)} input(s), got {len(inputs)}")
+    arrays = [np.load(path) if path.endswith(".npy") else load_image(path, spec, art.manifest.preprocess)
+              for path, spec in zip(inputs, art.inputs)]
+    core_spec = int(cores) if cores and cores.isdigit() else cores
+    with load(art, cores=core_spec) as rt:
+        result = rt(arrays)
+    first = result[0] if isinstance(result, tuple) else result
+    if output:
+        np.save(output, first)
+        console.print(f"saved {output} {first.dtype}{list(first.shape)}")
+    pre = art.manifest.preprocess
+    if pre and pre.labels == "imagenet" and first.ndim == 2:
+        labels = imagenet_labels()
+        for row in first:
+            table = Table("class", "label", "probability")
+            for index, label, prob in top_k(row, top, labels):
+                table.add_row(str(index), label, f"{prob:.4f}")
+            console.print(table)
+    elif not output:
+        for spec, value in zip(art.outputs, result if isinstance(result, tuple) else (result,)):
+            console.print(f"{spec.name}: {value.dtype}{list(value.shape)}")
+            console.print(np.array2string(value, threshold=20, precision=4))
+
+
+def main():
+    plugins.get_plugin_manager().hook.neuronkit_register_commands(cli=cli)
+    cli()
+
+
+if __name__ == "__main__":
+    main()
