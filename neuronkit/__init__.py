@@ -25,7 +25,7 @@ from .errors import (  # noqa: E402
     PluginError,
 )
 from .hookspecs import hookimpl  # noqa: E402
-from .interfaces import CompileRequest, CompileResult, Compiler, Replica  # noqa: E402
+from .interfaces import Compiler, CompileRequest, CompileResult, Replica  # noqa: E402
 from .plugins import get_backends  # noqa: E402
 from .runtime import Runtime  # noqa: E402
 from .types import BackendSpec, CompileReport, Component, Preprocess, TensorSpec  # noqa: E402

@@ -5,15 +5,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 from . import __version__, plugins
 from .artifact import Artifact, Manifest, describe_files, now_iso, open_artifact
 from .cores import CoreSpec, apply_env, neuron_runtime_env, plan_groups
 from .errors import CompileError, NeuronkitError
-from .interfaces import CompileRequest, Compiler, Replica
+from .interfaces import Compiler, CompileRequest, Replica
 from .runtime import Runtime
 from .targets import discover, get_target
 from .types import PRECISIONS, Component, Preprocess
@@ -21,17 +22,17 @@ from .types import PRECISIONS, Component, Preprocess
 
 def compile(
     model: Any,
-    framework: Optional[str] = None,
+    framework: str | None = None,
     *,
     example_inputs: Any = None,
     target: str = "cpu",
     precision: str = "auto",
-    engine: Optional[str] = None,
-    batch_size: Optional[int] = None,
-    dynamic_batch: Optional[bool] = None,
+    engine: str | None = None,
+    batch_size: int | None = None,
+    dynamic_batch: bool | None = None,
     pipeline_cores: int = 1,
-    preprocess: Optional[Preprocess] = None,
-    progress: Optional[Callable[[str], None]] = None,
+    preprocess: Preprocess | None = None,
+    progress: Callable[[str], None] | None = None,
     **backend_options: Any,
 ) -> Artifact:
     """Compile ``model`` for ``target`` and return an :class:`Artifact` (save it with ``.save(path)``).
@@ -128,9 +129,9 @@ def compile(
 
 
 def load(
-    artifact: Union[Artifact, str, Path],
+    artifact: Artifact | str | Path,
     cores: CoreSpec = None,
-    group_size: Optional[int] = None,
+    group_size: int | None = None,
     *,
     legacy_runtime: bool = False,
     **options: Any,

@@ -20,7 +20,6 @@ import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Optional, Union
 
 from .errors import ArtifactError, IncompatibleArtifact
 from .types import CompileReport, Component, Preprocess, TensorSpec
@@ -44,13 +43,13 @@ class Manifest:
     flags: tuple[str, ...]               # the exact compiler flags / environment used
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
-    batch_size: Optional[int]            # compiled batch; None when any batch runs natively
+    batch_size: int | None            # compiled batch; None when any batch runs natively
     dynamic_batch: bool
     pipeline_cores: int
     report: CompileReport
     files: dict                          # relative posix path -> {"sha256": ..., "size": ...}
     load: dict = field(default_factory=dict)
-    preprocess: Optional[Preprocess] = None
+    preprocess: Preprocess | None = None
     neuronkit_version: str = ""
     created: str = ""
     schema_version: int = SCHEMA_VERSION
@@ -130,7 +129,7 @@ class Artifact:
     directory that is removed when the object is garbage-collected; :meth:`save` keeps them.
     """
 
-    def __init__(self, root: Union[str, Path], manifest: Manifest, *, temporary: bool = False):
+    def __init__(self, root: str | Path, manifest: Manifest, *, temporary: bool = False):
         self.root = Path(root)
         self.manifest = manifest
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.root), True) if temporary else None
@@ -163,7 +162,7 @@ class Artifact:
         return f"<Artifact {self.backend}/{self.manifest.engine or self.target} target={self.target} ({sig})>"
 
     # -- saving
-    def save(self, path: Union[str, Path], *, directory: bool = False) -> Path:
+    def save(self, path: str | Path, *, directory: bool = False) -> Path:
         """Write the artifact to ``path``: one file (default) or a directory. Atomic.
 
         An existing artifact at ``path`` is replaced only once the new one is complete; anything
@@ -248,7 +247,7 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def open_artifact(path: Union[str, Path]) -> Artifact:
+def open_artifact(path: str | Path) -> Artifact:
     """Open and verify an artifact saved as one file or as a directory."""
     path = Path(path)
     if path.is_dir():

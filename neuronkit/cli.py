@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -193,7 +192,7 @@ def predict(artifact, inputs, cores, top, output):
     if len(inputs) != len(art.inputs):
         raise click.UsageError(f"the model takes {len(art.inputs)} input(s), got {len(inputs)}")
     arrays = [np.load(path) if path.endswith(".npy") else load_image(path, spec, art.manifest.preprocess)
-              for path, spec in zip(inputs, art.inputs)]
+              for path, spec in zip(inputs, art.inputs, strict=False)]
     core_spec = int(cores) if cores and cores.isdigit() else cores
     with load(art, cores=core_spec) as rt:
         result = rt(arrays)
@@ -210,7 +209,7 @@ def predict(artifact, inputs, cores, top, output):
                 table.add_row(str(index), label, f"{prob:.4f}")
             console.print(table)
     elif not output:
-        for spec, value in zip(art.outputs, result if isinstance(result, tuple) else (result,)):
+        for spec, value in zip(art.outputs, result if isinstance(result, tuple) else (result,), strict=False):
             console.print(f"{spec.name}: {value.dtype}{list(value.shape)}")
             console.print(np.array2string(value, threshold=20, precision=4))
 

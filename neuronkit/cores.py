@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Union
 
 from .errors import CoreSpecError
 from .targets import Host, Target, parse_core_list
 
-CoreSpec = Union[None, int, str, Sequence[int], Sequence[Sequence[int]]]
+CoreSpec = None | int | str | Sequence[int] | Sequence[Sequence[int]]
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class CoreGroup:
         return str(self.start) if self.size == 1 else f"{self.start}-{self.cores[-1]}"
 
 
-def plan_groups(target: Target, host: Host, cores: CoreSpec = None, group_size: Optional[int] = None,
+def plan_groups(target: Target, host: Host, cores: CoreSpec = None, group_size: int | None = None,
                 pipeline_cores: int = 1) -> list[CoreGroup]:
     """Validate a core spec against this host and split it into groups.
 
@@ -95,7 +94,7 @@ def _flat_cores(cores: CoreSpec, available: int) -> tuple[int, ...]:
 def _contiguous(cores: list[int], what: str) -> tuple[int, ...]:
     if not cores:
         raise CoreSpecError(f"{what} is empty; ask for at least one core")
-    if any(b != a + 1 for a, b in zip(cores, cores[1:])):
+    if any(b != a + 1 for a, b in zip(cores, cores[1:], strict=False)):
         raise CoreSpecError(f"{what} is not contiguous and increasing (the Neuron runtime requires it)")
     return tuple(cores)
 

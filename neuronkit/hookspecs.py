@@ -7,7 +7,7 @@ a test checks that the two agree.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pluggy
 
@@ -25,7 +25,7 @@ def neuronkit_backends() -> list:
 
 
 @hookspec(firstresult=True)
-def neuronkit_claim_model(model: Any) -> Optional[str]:
+def neuronkit_claim_model(model: Any) -> str | None:
     """Say which backend should compile ``model`` when the user passes no ``framework``.
 
     Called for each plugin until one answers. Decide cheaply, without importing a framework the

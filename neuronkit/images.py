@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
@@ -27,7 +26,7 @@ def image_size(spec: TensorSpec, layout: str) -> tuple[int, int]:
     return h, w
 
 
-def load_image(path: Union[str, Path], spec: TensorSpec, preprocess: Optional[Preprocess] = None) -> np.ndarray:
+def load_image(path: str | Path, spec: TensorSpec, preprocess: Preprocess | None = None) -> np.ndarray:
     """Read an image file as a batch of one, resized (shorter side, then centre crop) and normalised."""
     from PIL import Image
 
@@ -57,7 +56,7 @@ def imagenet_labels() -> list:
     return text.splitlines()
 
 
-def top_k(logits: np.ndarray, k: int = 5, labels: Optional[list] = None) -> list:
+def top_k(logits: np.ndarray, k: int = 5, labels: list | None = None) -> list:
     """The ``k`` best classes of one row of logits as ``(index, label, probability)``."""
     row = np.asarray(logits, np.float64).reshape(-1)
     probs = np.exp(row - row.max())

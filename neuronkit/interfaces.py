@@ -7,10 +7,10 @@ manifest and checksums, core groups and runtime environment, dispatch, input che
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,8 +30,8 @@ class CompileRequest:
     precision: str                      # resolved preset: never "auto"
     engine: str                         # "" on Neuron targets
     example_inputs: tuple               # as the user gave them (framework tensors or arrays)
-    batch_size: Optional[int]
-    dynamic_batch: Optional[bool]       # None: the backend's default
+    batch_size: int | None
+    dynamic_batch: bool | None       # None: the backend's default
     pipeline_cores: int
     workdir: Path                       # write the compiled files here
     options: dict = field(default_factory=dict)
@@ -47,11 +47,11 @@ class CompileResult:
     framework: Component
     compiler: Component
     flags: tuple[str, ...] = ()         # the exact compiler arguments / environment used
-    batch_size: Optional[int] = None    # the compiled batch; None when any batch runs natively
+    batch_size: int | None = None    # the compiled batch; None when any batch runs natively
     dynamic_batch: bool = False
     report: CompileReport = CompileReport()
     load: dict = field(default_factory=dict)   # backend data needed to reload (entry file names...)
-    preprocess: Optional[Preprocess] = None
+    preprocess: Preprocess | None = None
 
 
 class Compiler(ABC):
@@ -81,5 +81,5 @@ class Replica(ABC):
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run one batch; inputs and outputs follow the manifest's signature order."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: many replicas hold nothing to release
         """Release the replica's cores and memory."""

@@ -19,7 +19,7 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import pluggy
 
@@ -38,9 +38,9 @@ class PluginInfo:
     error: str = ""  # why it was skipped; empty when loaded
 
 
-_pm: Optional[pluggy.PluginManager] = None
+_pm: pluggy.PluginManager | None = None
 _infos: dict = {}
-_backends: Optional[dict] = None
+_backends: dict | None = None
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -78,7 +78,7 @@ def unregister(name: str) -> None:
     _backends = None
 
 
-def _switch(var: str) -> Optional[set]:
+def _switch(var: str) -> set | None:
     value = os.environ.get(var)
     return None if value is None else {normalise_name(v) for v in value.split(",") if v.strip()}
 
@@ -96,7 +96,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         if (only is not None and not names & only) or names & disabled:
             continue
         if pm.has_plugin(ep.name):
-            other = _infos[ep.name].distribution
+            other = _infos[ep.name].distribution or "another plugin"
             _skip(info, f"the name {ep.name!r} is already taken by {other}; uninstall one of the two")
             continue
         try:
@@ -119,7 +119,7 @@ def plugins() -> list:
     """Every plugin neuronkit saw, with the hooks it implements (``neuronkit plugins``)."""
     pm = get_plugin_manager()
     rows = []
-    for key, info in sorted(_infos.items()):
+    for _key, info in sorted(_infos.items()):
         plugin = pm.get_plugin(info.name) if not info.error else None
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin)) if plugin is not None else []
         rows.append({"name": info.name, "distribution": info.distribution, "version": info.version,

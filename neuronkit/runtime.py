@@ -13,7 +13,7 @@ import itertools
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from .cores import CoreGroup
 from .errors import InputError, NeuronkitError
 from .interfaces import Replica
 
-Inputs = Union[np.ndarray, Sequence, Mapping]
+Inputs = np.ndarray | Sequence | Mapping
 
 
 class _Slot:
@@ -115,7 +115,7 @@ class Runtime:
             raise InputError(f"got {len(given)} input(s), the model takes {len(specs)}: {self._signature()}")
         arrays = []
         m = self.artifact.manifest
-        for spec, value in zip(specs, given):
+        for spec, value in zip(specs, given, strict=False):
             array = np.asarray(value)
             if array.dtype.name != spec.dtype:
                 raise InputError(f"input {spec.name!r} has dtype {array.dtype.name}, expected {spec.dtype} "
@@ -123,7 +123,7 @@ class Runtime:
             if array.ndim != len(spec.shape):
                 raise InputError(f"input {spec.name!r} has rank {array.ndim} (shape {array.shape}), expected rank "
                                  f"{len(spec.shape)}; signature: {self._signature()}")
-            for axis, (got, want) in enumerate(zip(array.shape, spec.shape)):
+            for axis, (got, want) in enumerate(zip(array.shape, spec.shape, strict=False)):
                 batch_ok = axis == m.batch_axis and (want is None or m.dynamic_batch)
                 if want is not None and got != want and not batch_ok:
                     raise InputError(f"input {spec.name!r} has shape {array.shape}, expected "

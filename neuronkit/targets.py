@@ -13,7 +13,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from .errors import CoreSpecError, IncompatibleArtifact
 
@@ -71,7 +70,7 @@ class Host:
 
     cpus: int
     devices: tuple[NeuronDevice, ...] = ()
-    visible_cores: Optional[tuple[int, ...]] = None  # from NEURON_RT_VISIBLE_CORES, if the user set it
+    visible_cores: tuple[int, ...] | None = None  # from NEURON_RT_VISIBLE_CORES, if the user set it
     instance_type: str = ""
 
     @property
@@ -99,7 +98,7 @@ class Host:
         return self.neuron_cores
 
 
-def discover(root: Optional[str] = None) -> Host:
+def discover(root: str | None = None) -> Host:
     """Find Neuron devices: ``neuron-ls -j`` when present, else ``/dev/neuron*`` and sysfs.
 
     ``root`` (or the environment variable ``NEURONKIT_SYSROOT``) prefixes every path, so tests can
@@ -151,7 +150,7 @@ def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
     return tuple(devices)
 
 
-def _visible_cores_from_env() -> Optional[tuple[int, ...]]:
+def _visible_cores_from_env() -> tuple[int, ...] | None:
     # Once set (by the user, or by neuronkit for an earlier load), these are all the cores this
     # process will ever have: the runtime fixes them at start-up and re-bases their indices to 0.
     value = os.environ.get("NEURON_RT_VISIBLE_CORES")
@@ -169,7 +168,7 @@ def parse_core_list(text: str, what: str = "cores") -> tuple[int, ...]:
         if hi < lo:
             raise CoreSpecError(f"{what}={text!r}: range {part!r} runs backwards; write '{hi}-{lo}'")
         cores.extend(range(lo, hi + 1))
-    if any(b != a + 1 for a, b in zip(cores, cores[1:])):
+    if any(b != a + 1 for a, b in zip(cores, cores[1:], strict=False)):
         raise CoreSpecError(f"{what}={text!r} is not contiguous and increasing (the Neuron runtime requires it); "
                             f"for example '{cores[0]}-{cores[0] + len(cores) - 1}'")
     return tuple(cores)

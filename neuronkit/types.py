@@ -8,7 +8,6 @@ capability flags from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -73,7 +72,7 @@ class TensorSpec:
 
     name: str
     dtype: str
-    shape: tuple[Optional[int], ...]
+    shape: tuple[int | None, ...]
 
     def __post_init__(self):
         object.__setattr__(self, "dtype", np.dtype(self.dtype).name)
@@ -115,14 +114,14 @@ class CompileReport:
     runs on the host, so the ratio is 1.0 and says nothing about Neuron.
     """
 
-    ops_total: Optional[int] = None
-    ops_on_target: Optional[int] = None
+    ops_total: int | None = None
+    ops_on_target: int | None = None
     unsupported_ops: tuple[str, ...] = ()
     compile_seconds: float = 0.0
     notes: tuple[str, ...] = ()
 
     @property
-    def on_target_ratio(self) -> Optional[float]:
+    def on_target_ratio(self) -> float | None:
         if not self.ops_total or self.ops_on_target is None:
             return None
         return self.ops_on_target / self.ops_total

@@ -21,8 +21,9 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -63,7 +64,7 @@ class BackendConformance:
     def _check_close(self, case, got, want):
         got = got if isinstance(got, tuple) else (got,)
         assert len(got) == len(want)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=False):
             assert g.shape == np.asarray(w).shape
             assert relative_error(g, w) < case.rtol
 
@@ -88,7 +89,7 @@ class BackendConformance:
         assert m.target == "cpu"
         assert m.framework.version and m.compiler.name
         assert len(m.inputs) == len(inputs)
-        for spec, array in zip(m.inputs, inputs):
+        for spec, array in zip(m.inputs, inputs, strict=False):
             assert spec.dtype == array.dtype.name
             assert spec.shape[1:] == array.shape[1:]
         assert m.files and all(len(e["sha256"]) == 64 for e in m.files.values())
@@ -123,9 +124,9 @@ class BackendConformance:
                 t.start()
             for t in threads:
                 t.join()
-        for s, p in zip(serial, parallel):
+        for s, p in zip(serial, parallel, strict=False):
             s, p = (s if isinstance(s, tuple) else (s,)), (p if isinstance(p, tuple) else (p,))
-            for a, b in zip(s, p):
+            for a, b in zip(s, p, strict=False):
                 np.testing.assert_array_equal(a, b)
 
     def test_loads_in_a_fresh_process(self, case, compiled, tmp_path):

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from neuronkit import CompileReport, CompileResult, Compiler, Component, Replica, TensorSpec
+from neuronkit import Compiler, CompileReport, CompileResult, Component, Replica, TensorSpec
 from neuronkit.errors import CompileError
 
 MODEL_FILE = "model.onnx"
@@ -84,7 +84,7 @@ class OnnxReplica(Replica):
                                              providers=["CPUExecutionProvider"])
 
     def run(self, inputs):
-        return self._session.run(None, dict(zip(self._names, inputs)))
+        return self._session.run(None, dict(zip(self._names, inputs, strict=False)))
 
     def close(self):
         self._session = None

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 
-
 def mlp(batch="N", seed=0, in_dim=4, out_dim=3):
     """A small ONNX model: y = relu(x @ W + b), optionally with a free batch axis."""
     from onnx import TensorProto, helper, numpy_helper
@@ -55,7 +54,8 @@ class NumpyCompiler:
         batch = request.batch_size
         dims = (None if request.dynamic_batch is not False and batch is None else batch or 1, model.shape[0])
         return CompileResult(
-            inputs=(TensorSpec("x", "float32", dims),), outputs=(TensorSpec("y", "float32", (dims[0], model.shape[1])),),
+            inputs=(TensorSpec("x", "float32", dims),),
+            outputs=(TensorSpec("y", "float32", (dims[0], model.shape[1])),),
             framework=Component("numpy", np.__version__), compiler=Component("matmul", "1"),
             flags=(f"--target={request.target.name}",), batch_size=dims[0], dynamic_batch=bool(request.dynamic_batch),
             report=CompileReport(ops_total=1, ops_on_target=1), load={"weights": "w.npy"},

@@ -137,7 +137,8 @@ def test_plain_host_has_no_neuron_cores(clean_neuron_env, tmp_path):
 def test_loading_a_neuron_artifact_on_the_wrong_host_names_both(numpy_backend, weights, fake_neuron_host):
     art = neuronkit.compile(weights, numpy_backend, target="inf2")
     fake_neuron_host(4, 4, "NCv1")
-    with pytest.raises(IncompatibleArtifact, match="inf2 needs NeuronCore-v2.*4 Neuron device\\(s\\) with NeuronCore-v1"):
+    wrong_host = r"inf2 needs NeuronCore-v2.*4 Neuron device\(s\) with NeuronCore-v1"
+    with pytest.raises(IncompatibleArtifact, match=wrong_host):
         neuronkit.load(art)
 
 

@@ -67,7 +67,7 @@ def test_matches_onnxruntime_directly_with_two_replicas_from_eight_threads(onnx_
 
 def test_weights_listed_as_inputs_are_not_inputs(tmp_path):
     model = mlp()
-    from onnx import helper, TensorProto
+    from onnx import TensorProto, helper
     model.graph.input.append(helper.make_tensor_value_info("W", TensorProto.FLOAT, [4, 3]))
     art = neuronkit.compile(model)
     assert [t.name for t in art.inputs] == ["x"]

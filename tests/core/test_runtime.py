@@ -75,7 +75,7 @@ def test_many_threads_never_share_a_replica(numpy_backend, weights):
         threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
         [t.start() for t in threads]
         [t.join() for t in threads]
-    for x, y in zip(batches, results):
+    for x, y in zip(batches, results, strict=False):
         np.testing.assert_allclose(y, x @ weights, rtol=1e-6)
 
 
