@@ -214,6 +214,70 @@ def predict(artifact, inputs, cores, top, output):
             console.print(np.array2string(value, threshold=20, precision=4))
 
 
+@cli.command()
+@click.argument("artifact", type=click.Path(exists=True))
+@click.option("--batch", type=int, help="Batch size to send (default: the compiled batch, else 1).")
+@click.option("--seconds", type=float, default=10.0, show_default=True, help="How long to measure.")
+@click.option("--cores", help="Cores to load on: a count or indices like 0-3.")
+@click.option("--group-size", type=int, help="Cores per replica.")
+@click.option("--threads", type=int, help="Concurrent callers (default: two per replica).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench(artifact, batch, seconds, cores, group_size, threads, as_json):
+    """Measure an artifact's throughput and latency on random inputs, every replica kept busy."""
+    import numpy as np
+
+    from .api import load
+    from .artifact import open_artifact
+    from .bench import measure
+
+    art = open_artifact(artifact)
+    batch = batch or art.manifest.batch_size or 1
+    rng = np.random.default_rng(0)
+    inputs = []
+    for spec in art.inputs:
+        shape = [batch if axis == art.manifest.batch_axis else d for axis, d in enumerate(spec.shape)]
+        if None in shape:
+            raise click.UsageError(f"input {spec.describe()} has a free dimension besides the batch; "
+                                   f"benchmark it from Python with neuronkit.bench.measure")
+        dtype = np.dtype(spec.dtype)
+        inputs.append(rng.standard_normal(shape).astype(dtype) if dtype.kind == "f"
+                      else rng.integers(0, 2, shape).astype(dtype))
+    core_spec = int(cores) if cores and cores.isdigit() else cores
+    with load(art, cores=core_spec, group_size=group_size) as rt:
+        result = measure(f"{art.backend}/{art.manifest.engine or art.target}", rt, inputs, batch, seconds,
+                         threads=threads or 2 * rt.replicas)
+        groups = [str(g) for g in rt.groups]
+    data = {**result.to_dict(), "core_groups": groups, "target": art.target}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in data.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@cli.command()
+@click.option("-f", "--framework", help="Test one backend, in this process.")
+@click.option("-t", "--target", "targets", multiple=True, help="Targets to test (default: all that run here).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def selftest(framework, targets, as_json):
+    """Compile and run a tiny model with each backend on every target this host can run."""
+    from .selftest import run_all, run_backend
+
+    rows = run_backend(framework, list(targets)) if framework else run_all(list(targets))
+    if as_json:
+        click.echo(json.dumps(rows))
+    else:
+        table = Table("backend", "target", "status", "detail")
+        colour = {"ok": "green", "FAIL": "red", "skipped": "yellow"}
+        for r in rows:
+            table.add_row(r["backend"], r["target"], f"[{colour[r['status']]}]{r['status']}[/]", r["detail"])
+        console.print(table)
+    if any(r["status"] == "FAIL" for r in rows):
+        sys.exit(1)
+
+
 def main():
     plugins.get_plugin_manager().hook.neuronkit_register_commands(cli=cli)
     cli()

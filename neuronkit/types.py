@@ -33,6 +33,8 @@ class BackendSpec:
     :param capabilities: flags from :data:`CAPABILITIES`.
     :param requires: importable module names the backend needs; checked without importing them.
     :param install_hint: the command that installs what ``requires`` names.
+    :param selftest: import path of a function returning ``(model, example_inputs)``: a tiny
+        model ``neuronkit selftest`` compiles for every target the host can run.
     :param plugin: filled in by neuronkit: the plugin (distribution) that registered it.
     """
 
@@ -47,6 +49,7 @@ class BackendSpec:
     capabilities: frozenset = frozenset()
     requires: tuple[str, ...] = ()
     install_hint: str = ""
+    selftest: str = ""
     plugin: str = ""
 
     def __post_init__(self):

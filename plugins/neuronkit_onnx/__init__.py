@@ -24,6 +24,7 @@ def neuronkit_backends():
             capabilities={"dynamic_batch"},
             requires=("onnx", "onnxruntime"),
             install_hint='pip install "neuronkit[onnx]"',
+            selftest="neuronkit_onnx.backend:tiny_model",
         )
     ]
 

@@ -90,6 +90,24 @@ class OnnxReplica(Replica):
         self._session = None
 
 
+def tiny_model():
+    """A two-layer ONNX model and an example input, for ``neuronkit selftest``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+               for n, s in (("w1", (8, 16)), ("w2", (16, 4)))]
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("MatMul", ["r", "w2"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+    return model, (rng.standard_normal((2, 8)).astype(np.float32),)
+
+
 def _without_weight_inputs(model):
     """Exporters (MXNet's among them) list weights as graph inputs too, which stops ONNX Runtime
     from folding constants; they are not inputs a caller feeds, so drop them."""

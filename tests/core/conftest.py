@@ -96,6 +96,7 @@ class NumpyPlugin:
 
         return BackendSpec(name="numpy-test", framework="NumPy", compiler="conftest:NumpyCompiler",
                            replica="conftest:NumpyReplica", targets=("cpu", "inf1", "inf2"),
+                           selftest="conftest:numpy_tiny",
                            capabilities={"dynamic_batch", "pipeline"}, aliases=("np-test",))
 
     from neuronkit import hookimpl
@@ -107,6 +108,11 @@ class NumpyPlugin:
     @hookimpl
     def neuronkit_claim_model(self, model):
         return "numpy-test" if isinstance(model, np.ndarray) else None
+
+
+def numpy_tiny():
+    rng = np.random.default_rng(7)
+    return rng.standard_normal((4, 3)).astype(np.float32), (rng.standard_normal((2, 4)).astype(np.float32),)
 
 
 @pytest.fixture
