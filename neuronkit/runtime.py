@@ -43,6 +43,7 @@ class Runtime:
         self._turn = itertools.count()
         self._pool = None
         self._closed = False
+        self._dtypes = [np.dtype(spec.dtype) for spec in artifact.inputs]  # dtype.name is slow per call
 
     @property
     def inputs(self):
