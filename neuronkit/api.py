@@ -96,11 +96,10 @@ def compile(
     start = time.perf_counter()
     try:
         result = compiler.compile(model, request)
-    except NeuronkitError:
+    except BaseException as exc:  # Ctrl-C in a long compile too: leave no work directory behind
         shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    except Exception as exc:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(exc, NeuronkitError) or not isinstance(exc, Exception):
+            raise
         raise CompileError(f"the {spec.name} backend failed to compile the model: {type(exc).__name__}: {exc}") \
             from exc
     seconds = time.perf_counter() - start

@@ -152,3 +152,23 @@ def test_third_party_plugin_installed_with_pip_is_found_through_its_entry_point(
         assert "neuronkit-demo: y = x @ W" in done.stdout, done.stderr
     finally:
         subprocess.run(pip + ["uninstall", "--yes", "--quiet", "neuronkit-demo"], check=True)
+
+
+@pytest.mark.parametrize("error, raised", [(RuntimeError("trace failed"), neuronkit.CompileError),
+                                           (KeyboardInterrupt(), KeyboardInterrupt)])
+def test_a_failing_compile_leaves_no_work_directory(numpy_backend, weights, monkeypatch, tmp_path, error, raised):
+    import tempfile
+
+    from conftest import NumpyCompiler
+
+    def fail(self, model, request):
+        (request.workdir / "half-written.bin").write_bytes(b"x")
+        raise error
+
+    monkeypatch.setattr(NumpyCompiler, "compile", fail)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(raised) as err:
+        neuronkit.compile(weights, numpy_backend)
+    if raised is neuronkit.CompileError:
+        assert "numpy-test backend failed to compile the model: RuntimeError: trace failed" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
