@@ -43,7 +43,8 @@ def compile(
     :param target: ``cpu`` (this host), ``inf1``, ``inf2`` or ``trn1``.
     :param precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``; each backend maps it to its compiler's
         flags and the manifest records both.
-    :param engine: host engine for the ``cpu`` target; the backend's fastest by default.
+    :param engine: host engine for the ``cpu`` target; by default the backend picks its fastest
+        for the precision.
     :param batch_size: the batch to compile for (default: the example's).
     :param dynamic_batch: accept other batch sizes at run time.
     :param pipeline_cores: NeuronCores one model copy is pipelined over (Neuron targets).
@@ -69,11 +70,8 @@ def compile(
         raise CompileError(f"the {spec.name} backend does not support dynamic_batch")
     if tgt.is_neuron and engine:
         raise CompileError(f"engine= chooses a host engine for target='cpu'; {tgt.name} uses {tgt.compiler}")
-    if not tgt.is_neuron:
-        engine = engine or (spec.engines[0] if spec.engines else "")
-        if spec.engines and engine not in spec.engines:
-            raise CompileError(f"the {spec.name} backend has no engine {engine!r}; "
-                               f"choose one of {', '.join(spec.engines)}")
+    if engine and engine not in spec.engines:
+        raise CompileError(f"the {spec.name} backend has no engine {engine!r}; choose one of {', '.join(spec.engines)}")
     if batch_size is not None and batch_size < 1:
         raise CompileError(f"batch_size={batch_size} must be at least 1")
     if example_inputs is not None and not isinstance(example_inputs, (tuple, list, dict)):
@@ -109,7 +107,7 @@ def compile(
         framework=result.framework,
         compiler=result.compiler,
         target=tgt.name,
-        engine=request.engine,
+        engine=result.engine or request.engine or ("" if tgt.is_neuron or not spec.engines else spec.engines[0]),
         precision=request.precision,
         flags=tuple(result.flags),
         inputs=tuple(result.inputs),

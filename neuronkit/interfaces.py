@@ -28,7 +28,7 @@ class CompileRequest:
 
     target: Target
     precision: str                      # resolved preset: never "auto"
-    engine: str                         # "" on Neuron targets
+    engine: str                         # "" when the user named none: the backend picks (and reports it)
     example_inputs: tuple               # as the user gave them (framework tensors or arrays)
     batch_size: int | None
     dynamic_batch: bool | None       # None: the backend's default
@@ -47,6 +47,7 @@ class CompileResult:
     framework: Component
     compiler: Component
     flags: tuple[str, ...] = ()         # the exact compiler arguments / environment used
+    engine: str = ""                    # the cpu engine used, when the backend chose it
     batch_size: int | None = None    # the compiled batch; None when any batch runs natively
     dynamic_batch: bool = False
     report: CompileReport = CompileReport()

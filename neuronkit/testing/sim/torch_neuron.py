@@ -1,0 +1,118 @@
+"""A SIMULATED torch-neuron (``torch_neuron`` / ``torch.neuron``) for tests; not the AWS Neuron SDK.
+
+Documented API (neuron-sdk-reference.md §1): ``trace(model, example_inputs, **kwargs)`` with the
+documented keyword arguments and defaults, any other keyword forwarded to ``torch.jit.trace``
+(which rejects what it does not know, as with the real one); ``analyze_model``;
+``DataParallel(model, device_ids=None, dim=0)``. Operator support is simulated: an operator is
+unsupported if it is in :data:`UNSUPPORTED_OPS`. Compiled models are plain TorchScript traces that
+run on the host; numerics are the host's fp32 (casting flags are validated and recorded only).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import check_neuron_cc_args, neuron_env, visible_core_count
+
+SIMULATED = True
+__version__ = "1.13.1.2.11.6.0+simulated"
+calls: list = []
+#: operators the simulated neuron-cc leaves on the CPU (illustrative, not the real list)
+UNSUPPORTED_OPS = {"aten::nonzero", "aten::unique", "aten::_unique2", "aten::sort", "aten::multinomial"}
+TRACE_DEFAULTS = {"compiler_args": None, "compiler_timeout": None, "compiler_workdir": None,
+                  "subgraph_builder_function": None, "minimum_segment_size": 2, "single_fusion_ratio_threshold": 0.6,
+                  "fallback": True, "dynamic_batch_size": False, "optimizations": None, "separate_weights": False}
+
+
+def install():
+    import torch
+
+    module = sys.modules[__name__]
+    sys.modules["torch_neuron"] = module
+    torch.neuron = module
+    return module
+
+
+def uninstall() -> None:
+    import torch
+
+    sys.modules.pop("torch_neuron", None)
+    if getattr(torch, "neuron", None) is sys.modules[__name__]:
+        del torch.neuron
+
+
+def reset() -> None:
+    calls.clear()
+
+
+def is_available() -> bool:
+    return False  # no NeuronCore behind a simulation
+
+
+def _record(function: str, **details) -> dict:
+    entry = {"function": function, "env": neuron_env(), **details}
+    calls.append(entry)
+    return entry
+
+
+def analyze_model(model, example_inputs):
+    """Operator counts of the traced model, with the keys torch.neuron.analyze_model returns."""
+    import torch
+
+    traced = torch.jit.trace(model, _tuple(example_inputs))
+    ops = [n.kind() for n in traced.inlined_graph.nodes() if n.kind().startswith("aten::")]
+    counts: dict = {}
+    for op in ops:
+        counts[op] = counts.get(op, 0) + 1
+    unsupported = sorted(set(ops) & UNSUPPORTED_OPS)
+    supported = [op for op in ops if op not in UNSUPPORTED_OPS]
+    result = {"percent_supported": 100.0 * len(supported) / max(len(ops), 1), "supported_count": len(supported),
+              "total_count": len(ops), "supported_operators": set(supported), "unsupported_operators": unsupported,
+              "operators": sorted(set(ops)), "operator_count": counts}
+    _record("analyze_model", result=result)
+    return result
+
+
+def trace(model, example_inputs, **kwargs):
+    import torch
+
+    options = {key: kwargs.pop(key, default) for key, default in TRACE_DEFAULTS.items()}
+    flags = check_neuron_cc_args(options["compiler_args"])
+    examples = _tuple(example_inputs)
+    traced = torch.jit.trace(model, examples, **kwargs)  # the rest goes to torch.jit.trace, as documented
+    ops = {n.kind() for n in traced.inlined_graph.nodes()}
+    unsupported = sorted(ops & UNSUPPORTED_OPS)
+    if unsupported and not options["fallback"]:
+        raise AttributeError(f"Neuron compile failed. Operator {unsupported[0]} is not supported (fallback=False)")
+    _record("trace", options=options, flags=flags, trace_kwargs=kwargs,
+            batch=int(examples[0].shape[0]), unsupported=unsupported)
+    return traced
+
+
+class DataParallel:
+    """``torch.neuron.DataParallel(model, device_ids=None, dim=0)``: replicate over cores, split inputs."""
+
+    def __init__(self, model, device_ids=None, dim=0):
+        available = visible_core_count()
+        ids = [int(str(d).removeprefix("nc:")) for d in device_ids] if device_ids is not None else None
+        if ids is not None and available is not None and max(ids) >= available:
+            raise RuntimeError(f"NeuronCore(s) not available - Requested:nc{max(ids)} Available:{available}")
+        self.module, self.device_ids, self.dim = model, ids, dim
+        count = len(ids) if ids else (available or 1)
+        self.num_workers = 2 * count
+        self.split_size = None
+        self.dynamic_batching = dim == 0
+        _record("DataParallel", device_ids=ids, dim=dim)
+
+    def disable_dynamic_batching(self):
+        self.dynamic_batching = False
+        _record("disable_dynamic_batching", device_ids=self.device_ids)
+
+    def __call__(self, *inputs):
+        return self.module(*inputs)
+
+
+def _tuple(example_inputs):
+    import torch
+
+    return (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)

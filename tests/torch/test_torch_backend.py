@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+from conftest import eager, images, small_net
+
+import neuronkit
+from neuronkit import BackendUnavailable, CompileError, InputError
+from neuronkit.testing import BackendConformance, ConformanceCase, relative_error
+
+torch = pytest.importorskip("torch")
+
+
+class TestTorchConformance(BackendConformance):
+    @pytest.fixture(scope="class", params=["onnxruntime", "openvino", "torchscript"])
+    @classmethod
+    def case(cls, request):
+        return ConformanceCase(framework="torch", make_model=small_net, make_inputs=images, reference=eager,
+                               compile_options={"engine": request.param})
+
+
+@pytest.mark.parametrize("engine, precision, tolerance", [
+    ("onnxruntime", "fp32", 1e-4), ("openvino", "fp32", 1e-4), ("torchscript", "fp32", 1e-4),
+    ("openvino", "bf16", 2e-2),
+])
+def test_each_engine_and_precision_matches_eager_fp32(engine, precision, tolerance):
+    model = small_net()
+    art = neuronkit.compile(model, "torch", example_inputs=images(2), engine=engine, precision=precision)
+    assert art.manifest.engine == engine and art.manifest.precision == precision
+    fresh = images(5, seed=11)  # other inputs, another batch than the example's
+    with neuronkit.load(art) as rt:
+        assert relative_error(rt(fresh), eager(model, fresh)[0]) < tolerance
+
+
+def test_default_engine_is_the_fastest_for_the_precision():
+    model = small_net()
+    assert neuronkit.compile(model, "torch", example_inputs=images(1)).manifest.engine == "onnxruntime"
+    art = neuronkit.compile(model, "torch", example_inputs=images(1), precision="bf16")
+    assert art.manifest.engine == "openvino" and "load: INFERENCE_PRECISION_HINT=bf16" in art.manifest.flags
+
+
+def test_openvino_fp32_is_really_fp32():
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), engine="openvino")
+    with neuronkit.load(art) as rt:
+        assert rt._slots[0].replica.precision == "f32"
+
+
+def test_static_batch_is_padded_by_the_core():
+    model = small_net()
+    art = neuronkit.compile(model, "torch", example_inputs=images(4), engine="torchscript", dynamic_batch=False)
+    assert art.manifest.batch_size == 4 and art.inputs[0].shape == (4, 3, 32, 32)
+    with neuronkit.load(art) as rt:
+        x = images(3, seed=2)
+        with pytest.raises(InputError, match="without dynamic batch"):
+            rt(x)
+
+
+def test_batch_size_repeats_the_example_rows():
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), batch_size=8, dynamic_batch=False,
+                            engine="openvino")
+    assert art.inputs[0].shape == (8, 3, 32, 32)
+
+
+def test_torchscript_file_is_claimed_and_compiled(tmp_path):
+    model = small_net()
+    path = tmp_path / "net.pt"
+    torch.jit.save(torch.jit.trace(model, torch.from_numpy(images(1)[0])), str(path))
+    art = neuronkit.compile(str(path), example_inputs=images(2))  # framework=None: the .pt path is claimed
+    assert art.backend == "torch"
+    with neuronkit.load(art) as rt:
+        assert relative_error(rt(images(2)), eager(model, images(2))[0]) < 1e-4
+
+
+def test_forward_argument_names_become_input_names():
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1))
+    assert [t.name for t in art.inputs] == ["image"] and [t.name for t in art.outputs] == ["output0"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "needs example_inputs"),
+    ({"example_inputs": {"image": images(1)[0]}}, "tensor or a tuple"),
+    ({"example_inputs": images(1), "engine": "onnxruntime", "precision": "bf16"}, "fp32 only"),
+    ({"example_inputs": images(1), "engine": "torchscript", "precision": "bf16"}, "fp32 only"),
+    ({"example_inputs": images(1), "engine": "openvino", "precision": "fp16"}, "runs fp32, bf16"),
+])
+def test_bad_compile_requests_say_what_to_do(kwargs, message):
+    with pytest.raises(CompileError, match=message):
+        neuronkit.compile(small_net(), "torch", **kwargs)
+
+
+def test_a_model_that_fails_to_run_is_a_compile_error():
+    with pytest.raises(CompileError, match="torch backend failed to compile the model: RuntimeError"):
+        neuronkit.compile(small_net(), "torch", example_inputs=(np.ones((1, 4, 32, 32), np.float32),))
+
+
+def test_missing_neuron_sdk_names_the_package_and_repository():
+    with pytest.raises(BackendUnavailable, match="torch_neuron is not installed.*pip install torch-neuron "
+                                                 "--extra-index-url=https://pip.repos.neuron.amazonaws.com"):
+        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1")
+
+
+def test_pypi_placeholder_is_recognised(monkeypatch):
+    import sys
+
+    def fail(*args, **kwargs):
+        raise ImportError("WRONG PACKAGE. Please install the package from Neuron Repository - "
+                          "pip.repos.neuron.amazonaws.com")
+
+    monkeypatch.delitem(sys.modules, "torch_neuronx", raising=False)
+    import importlib
+
+    real = importlib.import_module
+    monkeypatch.setattr(importlib, "import_module", lambda name, *a: fail() if name == "torch_neuronx" else real(name, *a))
+    with pytest.raises(BackendUnavailable, match="only the PyPI placeholder.*pip install torch-neuronx"):
+        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2")

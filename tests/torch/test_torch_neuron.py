@@ -1,0 +1,139 @@
+"""The exact Neuron SDK calls, flags and runtime variables, against the SIMULATED SDK modules in
+neuronkit.testing.sim. Nothing here runs on Inferentia."""
+
+import os
+
+import numpy as np
+import pytest
+from conftest import eager, images, small_net
+
+import neuronkit
+from neuronkit import CompileError
+from neuronkit.testing import relative_error
+from neuronkit.testing.sim import installed
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def tn():
+    with installed("torch_neuron") as sim:
+        yield sim
+
+
+@pytest.fixture
+def tnx():
+    with installed("torch_neuronx") as sim:
+        yield sim
+
+
+def calls(sim, function):
+    return [c for c in sim.calls if c["function"] == function]
+
+
+@pytest.mark.parametrize("precision, fast_math", [("fp32", "none"), ("bf16", "all"), ("fp16", "fp32-cast-all-fp16")])
+def test_inf1_precision_presets_become_neuron_cc_fast_math(tn, precision, fast_math):
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1", precision=precision)
+    (trace,) = calls(tn, "trace")
+    assert trace["options"]["compiler_args"] == ["--fast-math", fast_math]
+    assert trace["options"]["fallback"] is True and trace["options"]["dynamic_batch_size"] is False
+    assert art.manifest.flags[:2] == ("--fast-math", fast_math) and art.manifest.precision == precision
+    assert art.manifest.compiler.name == "neuron-cc (torch-neuron)" and "simulated" in art.manifest.compiler.version
+
+
+def test_inf1_pipeline_dynamic_batch_and_extra_compiler_args(tn):
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1", pipeline_cores=4,
+                            dynamic_batch=True, compiler_args=["--enable-fast-context-switch"])
+    (trace,) = calls(tn, "trace")
+    assert trace["options"]["compiler_args"] == ["--fast-math", "none", "--neuroncore-pipeline-cores", "4",
+                                                 "--enable-fast-context-switch"]
+    assert trace["options"]["dynamic_batch_size"] is True
+    assert art.manifest.pipeline_cores == 4 and art.manifest.dynamic_batch and art.manifest.batch_size is None
+
+
+def test_inf1_report_counts_operators_from_analyze_model(tn):
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1")
+    (analysis,) = calls(tn, "analyze_model")
+    report = art.manifest.report
+    assert report.ops_total == analysis["result"]["total_count"] > 0
+    assert report.on_target_ratio == 1.0 and report.unsupported_ops == ()
+
+
+class WithUnsupportedOp(torch.nn.Module):
+    def forward(self, x):
+        return torch.sort(x, dim=1).values
+
+
+def test_strict_fails_instead_of_leaving_operators_on_the_cpu(tn):
+    x = (np.ones((1, 4), np.float32),)
+    with pytest.raises(CompileError, match="strict: 1 operator.*aten::sort"):
+        neuronkit.compile(WithUnsupportedOp(), "torch", example_inputs=x, target="inf1", strict=True)
+    assert calls(tn, "trace") == []
+    art = neuronkit.compile(WithUnsupportedOp(), "torch", example_inputs=x, target="inf1")  # allowed, and reported
+    assert art.manifest.report.unsupported_ops == ("aten::sort",) and art.manifest.report.on_target_ratio < 1
+
+
+def test_a_flag_neuron_cc_does_not_know_is_a_compile_error(tn):
+    with pytest.raises(CompileError, match="unrecognized arguments: --no-such-flag"):
+        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1",
+                          compiler_args=["--no-such-flag"])
+
+
+def test_the_simulation_forwards_unknown_keywords_to_torch_jit_trace_which_refuses_them(tn):
+    with pytest.raises(TypeError):
+        tn.trace(small_net(), torch.zeros(1, 3, 32, 32), not_a_trace_option=True)
+
+
+def test_inf1_load_sets_visible_cores_before_the_sdk_loads_and_uses_relative_device_ids(tn, fake_neuron_host):
+    fake_neuron_host(4, 4, "NCv1")
+    model = small_net()
+    art = neuronkit.compile(model, "torch", example_inputs=images(1), target="inf1")
+    with neuronkit.load(art, cores="4-7", group_size=1) as rt:
+        parallel = calls(tn, "DataParallel")
+        assert [c["device_ids"] for c in parallel] == [[0], [1], [2], [3]]
+        assert all(c["env"]["NEURON_RT_VISIBLE_CORES"] == "4-7" for c in parallel)
+        assert len(calls(tn, "disable_dynamic_batching")) == 4  # compiled without dynamic batch
+        x = images(1, seed=3)
+        assert relative_error(rt(x), eager(model, x)[0]) < 1e-4
+    assert os.environ["NEURON_RT_VISIBLE_CORES"] == "4-7"
+
+
+def test_inf1_count_of_cores_becomes_num_cores(tn, fake_neuron_host):
+    fake_neuron_host(1, 4, "NCv1")
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1")
+    with neuronkit.load(art, cores=2, group_size=1):
+        assert [c["env"].get("NEURON_RT_NUM_CORES") for c in calls(tn, "DataParallel")] == ["2", "2"]
+
+
+def test_inf1_artifact_refuses_a_host_without_neuron_cores(tn, clean_neuron_env, tmp_path):
+    clean_neuron_env.setenv("NEURONKIT_SYSROOT", str(tmp_path))
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1")
+    with pytest.raises(neuronkit.IncompatibleArtifact, match="inf1 needs NeuronCore-v1"):
+        neuronkit.load(art)
+    assert calls(tn, "DataParallel") == []
+
+
+@pytest.mark.parametrize("target, precision, cast", [
+    ("inf2", "fp32", ["--auto-cast", "none"]),
+    ("inf2", "bf16", ["--auto-cast", "all", "--auto-cast-type", "bf16"]),
+    ("trn1", "fp16", ["--auto-cast", "all", "--auto-cast-type", "fp16"]),
+])
+def test_neuronx_targets_and_casts(tnx, target, precision, cast):
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target=target, precision=precision)
+    (trace,) = calls(tnx, "trace")
+    assert trace["compiler_args"] == ["--target", target, *cast]
+    assert art.manifest.target == target
+
+
+def test_neuronx_load_uses_data_parallel_with_dynamic_batching(tnx, fake_neuron_host):
+    fake_neuron_host(1, 2, "NCv2")
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2", dynamic_batch=True)
+    with neuronkit.load(art, group_size=1) as rt:
+        assert [(c["device_ids"], c["set_dynamic_batching"]) for c in calls(tnx, "DataParallel")] == [
+            ([0], True), ([1], True)]
+        assert rt(images(3)).shape == (3, 10)
+
+
+def test_neuronx_has_no_pipeline_cores(tnx):
+    with pytest.raises(CompileError, match="neuron-cc \\(inf1\\) feature"):
+        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2", pipeline_cores=2)
