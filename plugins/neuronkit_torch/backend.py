@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from neuronkit import CompileReport, CompileResult, Compiler, Component, Replica, TensorSpec
+from neuronkit import Compiler, CompileReport, CompileResult, Component, Replica, TensorSpec
 from neuronkit.errors import BackendUnavailable, CompileError
 
 MODEL_PT = "model.pt"
