@@ -1,9 +1,210 @@
-"""The TensorFlow backend's tests (issue 4). Until the backend is registered they are skipped."""
+"""The TensorFlow backend on the cpu target: conformance, engines x precisions, model forms, errors."""
 
+import numpy as np
 import pytest
+from tf_helpers import conv_model, eager, images
 
 import neuronkit
+from neuronkit import BackendNotFound, CompileError, InputError
+from neuronkit.testing import BackendConformance, ConformanceCase, relative_error
 
-if "tf" not in neuronkit.get_backends():
-    pytest.skip("no tf backend is registered yet: it arrives with the TensorFlow backend issue",
-                allow_module_level=True)
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+
+class TestOpenVinoConformance(BackendConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def case(cls):
+        pytest.importorskip("openvino")
+        return ConformanceCase(framework="tf", make_model=conv_model, make_inputs=lambda b: (images(b),),
+                               reference=eager, compile_options={"engine": "openvino"})
+
+
+class TestSavedModelConformance(BackendConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def case(cls):
+        return ConformanceCase(framework="tensorflow", make_model=conv_model, make_inputs=lambda b: (images(b),),
+                               reference=eager, compile_options={"engine": "savedmodel"})
+
+
+@pytest.mark.parametrize("engine, precision", [("openvino", "fp32"), ("openvino", "bf16"), ("savedmodel", "fp32"),
+                                               ("savedmodel", "bf16"), ("xla", "fp32")])
+@pytest.mark.filterwarnings("ignore:this CPU has no bf16")
+def test_compiled_matches_eager(engine, precision, model):
+    if engine == "openvino":
+        pytest.importorskip("openvino")
+    x = images(4)
+    art = neuronkit.compile(model, "keras", example_inputs=x, engine=engine, precision=precision)
+    assert art.manifest.engine == engine and art.manifest.precision == precision
+    fresh = images(3, seed=99)  # another batch size: the cpu engines keep the batch axis free
+    with neuronkit.load(art) as rt:
+        got = rt(fresh)
+    err = relative_error(got, eager(model, (fresh,))[0])
+    assert err < (1e-4 if precision == "fp32" else 2e-2), err
+
+
+@pytest.mark.filterwarnings("ignore:this CPU has no bf16")
+def test_precision_hint_is_explicit_on_openvino(model):
+    """fp32 is f32 even where OpenVINO's own default would be bf16; bf16 runs bf16 where the CPU can."""
+    ov = pytest.importorskip("openvino")
+    bf16_cpu = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    x = images(8)
+    outs = {}
+    for precision in ("fp32", "bf16"):
+        art = neuronkit.compile(model, "tf", example_inputs=x, precision=precision)
+        assert f"load: INFERENCE_PRECISION_HINT={'f32' if precision == 'fp32' else 'bf16'}" in art.manifest.flags
+        with neuronkit.load(art) as rt:
+            outs[precision] = rt(x)
+            effective = rt._slots[0].replica.effective_precision
+        assert ("bf16" in effective) == (precision == "bf16" and bf16_cpu), effective
+    want = eager(model, (x,))[0]
+    assert relative_error(outs["fp32"], want) < 1e-5
+    assert relative_error(outs["bf16"], want) < 2e-2
+    if bf16_cpu:
+        assert not np.array_equal(outs["bf16"], outs["fp32"])  # bf16 did run
+
+
+def test_bf16_without_cpu_support_warns(model):
+    ov = pytest.importorskip("openvino")
+    if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        pytest.skip("this CPU runs bf16")
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), precision="bf16")
+    with pytest.warns(RuntimeWarning, match="no bf16 support"):
+        neuronkit.load(art).close()
+
+
+def test_default_engine_is_openvino_and_precision_fp32(model):
+    pytest.importorskip("openvino")
+    art = neuronkit.compile(model, example_inputs=images(2))  # claimed: no framework given
+    m = art.manifest
+    assert (m.backend.name, m.engine, m.precision, m.compiler.name) == ("tf", "openvino", "fp32", "openvino")
+    assert set(m.files) == {"model.xml", "model.bin"}
+    assert m.dynamic_batch and m.batch_size is None
+    assert m.inputs[0].name == "image" and m.inputs[0].shape == (None, 8, 8, 3)
+    assert m.outputs[0].shape == (None, 5)
+
+
+def test_savedmodel_engine_holds_a_serving_signature_not_keras_export(model):
+    art = neuronkit.compile(model, "tf", example_inputs=images(2), engine="savedmodel")
+    files = set(art.manifest.files)
+    assert "saved_model/saved_model.pb" in files and any(f.startswith("saved_model/variables/") for f in files)
+    loaded = tf.saved_model.load(str(art.root / "saved_model"))
+    sig = loaded.signatures["serving_default"]
+    assert list(sig.structured_input_signature[1]) == ["image"]
+    assert list(sig.structured_outputs) == ["output_0"]
+
+
+def test_static_batch_fixes_the_batch(model):
+    art = neuronkit.compile(model, "tf", example_inputs=images(2), engine="savedmodel", batch_size=4,
+                            dynamic_batch=False)
+    m = art.manifest
+    assert m.batch_size == 4 and not m.dynamic_batch and m.inputs[0].shape == (4, 8, 8, 3)
+    with neuronkit.load(art) as rt:
+        assert rt(images(4)).shape == (4, 5)
+        with pytest.raises(InputError, match="without dynamic batch"):
+            rt(images(3))
+
+
+def test_xla_engine_records_jit_compile(model):
+    art = neuronkit.compile(model, "tf", example_inputs=images(2), engine="xla")
+    assert "jit_compile=True" in art.manifest.flags and art.manifest.compiler.name == "xla"
+
+
+def test_tf_module_with_two_inputs_and_dict_outputs():
+    class Mixer(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.arange(12, dtype=np.float32).reshape(4, 3))
+
+        def __call__(self, a, b):
+            return {"sum": tf.matmul(a, self.w) + b, "prod": a[:, :3] * b}
+
+    module = Mixer()
+    a = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
+    art = neuronkit.compile(module, example_inputs=(a, b), engine="savedmodel")
+    assert [i.name for i in art.inputs] == ["input_0", "input_1"]
+    assert [o.name for o in art.outputs] == ["prod", "sum"]
+    with neuronkit.load(art) as rt:
+        prod, total = rt((a, b))
+    want = module(a, b)
+    np.testing.assert_allclose(total, np.asarray(want["sum"]), rtol=1e-6)
+    np.testing.assert_allclose(prod, np.asarray(want["prod"]), rtol=1e-6)
+
+
+def test_keras_model_with_two_inputs():
+    keras.utils.set_random_seed(1)
+    left, right = keras.Input((4,), name="left"), keras.Input((2,), name="right")
+    out = keras.layers.Dense(3)(keras.layers.Concatenate()([left, right]))
+    model = keras.Model([left, right], out)
+    a, b = np.ones((2, 4), np.float32), np.full((2, 2), 0.5, np.float32)
+    art = neuronkit.compile(model, "tf", example_inputs=(a, b), engine="savedmodel")
+    assert [i.name for i in art.inputs] == ["left", "right"]
+    with neuronkit.load(art) as rt:
+        got = rt({"left": a, "right": b})
+    np.testing.assert_allclose(got, model([a, b]).numpy(), rtol=1e-5)
+
+
+def test_saved_model_directory_is_claimed_and_compiles_without_examples(model, tmp_path):
+    sm = tmp_path / "sm"
+    module = tf.Module()
+    module.model = model
+    module.serve = tf.function(lambda x: {"logits": model(x)}, input_signature=[tf.TensorSpec([None, 8, 8, 3],
+                                                                                              tf.float32, name="x")])
+    tf.saved_model.save(module, str(sm), signatures={"serving_default": module.serve.get_concrete_function()})
+    assert neuronkit.plugins.claim_backend(str(sm)).name == "tf"
+    art = neuronkit.compile(str(sm), engine="savedmodel")  # shapes from the signature
+    assert [i.name for i in art.inputs] == ["x"] and [o.name for o in art.outputs] == ["logits"]
+    x = images(3)
+    with neuronkit.load(art) as rt:
+        assert relative_error(rt(x), eager(model, (x,))[0]) < 1e-5
+
+
+def test_claims(tmp_path):
+    from neuronkit_tf import neuronkit_claim_model
+
+    assert neuronkit_claim_model(conv_model()) == "tf"
+    assert neuronkit_claim_model(tf.Module()) == "tf"
+    assert neuronkit_claim_model(str(tmp_path)) is None  # a directory without saved_model.pb
+    assert neuronkit_claim_model(np.zeros(3)) is None
+    with pytest.raises(BackendNotFound):
+        neuronkit.compile(object())
+
+
+def test_plugin_module_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys, neuronkit, neuronkit_tf; neuronkit.get_backends(); "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'openvino') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_errors_say_what_to_do(model):
+    x = images(2)
+    with pytest.raises(CompileError, match="fp16 is for Neuron targets|Neuron targets"):
+        neuronkit.compile(model, "tf", example_inputs=x, precision="fp16")
+    with pytest.raises(CompileError, match="engine"):
+        neuronkit.compile(model, "tf", example_inputs=x, engine="tensorrt")
+    with pytest.raises(CompileError, match="unknown option"):
+        neuronkit.compile(model, "tf", example_inputs=x, engine="savedmodel", fast=True)
+    with pytest.raises(CompileError, match="float64"):
+        neuronkit.compile(model, "tf", example_inputs=x.astype(np.float64), engine="savedmodel")
+    with pytest.raises(CompileError, match="pipeline_cores"):
+        neuronkit.compile(model, "tf", example_inputs=x, pipeline_cores=2)
+    with pytest.raises(CompileError, match="fp32 only"):
+        neuronkit.compile(model, "tf", example_inputs=x, engine="xla", precision="bf16")
+    with pytest.raises(CompileError, match="example_inputs"):
+        neuronkit.compile(tf.Module(), "tf", engine="savedmodel")
+    with pytest.raises(CompileError, match="not a SavedModel"):
+        neuronkit.compile("/", "tf", engine="savedmodel")
+
+
+def test_selftest_model_runs():
+    from neuronkit.selftest import run_backend
+
+    rows = run_backend("tf", ["cpu"])
+    assert [r["status"] for r in rows] == ["ok"], rows

@@ -1,0 +1,263 @@
+"""inf1/inf2 contract tests against the SIMULATED tensorflow-neuron / tensorflow-neuronx.
+
+They check the exact SDK calls, flags and environment variables neuronkit produces for each
+option, and that the artifacts load on simulated NeuronCore groups. Nothing here runs on
+Inferentia: the simulated SDK runs the traced model on the host.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from tf_helpers import eager, images
+
+import neuronkit
+from neuronkit import BackendUnavailable, CompileError, IncompatibleArtifact
+from neuronkit.testing import relative_error
+
+tf = pytest.importorskip("tensorflow")
+
+FP32_INF1 = "--fast-math none --fp32-cast matmult-bf16"
+
+
+def _trace_calls(sim, name="trace"):
+    return [c for c in sim.calls if c["function"] == name]
+
+
+@pytest.mark.parametrize("precision, flags", [
+    ("fp32", FP32_INF1),
+    ("bf16", "--fast-math fp32-cast-all --fp32-cast all"),
+    ("fp16", "--fast-math fp32-cast-all-fp16 --fp32-cast all-fp16"),
+])
+def test_inf1_trace_passes_precision_through_neuron_cc_flags(tfn_sim, model, precision, flags):
+    x = images(2)
+    art = neuronkit.compile(model, "tf", example_inputs=x, target="inf1", precision=precision)
+    (call,) = _trace_calls(tfn_sim)
+    func, example = call["args"]
+    assert func is model                                   # tfn.trace(model, example_inputs)
+    assert isinstance(example, tf.Tensor) and example.shape == (2, 8, 8, 3)
+    assert call["kwargs"] == {"subgraph_builder_function": None}
+    assert call["env"]["NEURON_CC_FLAGS"] == flags         # flags go only through the environment
+    assert "NEURON_CC_FLAGS" not in os.environ             # and are restored afterwards
+    m = art.manifest
+    assert m.target == "inf1" and m.precision == precision and f"NEURON_CC_FLAGS={flags}" in m.flags
+    assert m.batch_size == 2 and not m.dynamic_batch
+    assert m.compiler.name == "tensorflow-neuron (neuron-cc)" and "simulated" in m.compiler.version
+    assert m.report.on_target_ratio == 1.0
+    assert any("SIMULATED" in n for n in m.report.notes)
+    assert [c["function"] for c in tfn_sim.calls] == ["trace", "analyze_model"]
+
+
+def test_inf1_pipeline_dynamic_batch_workdir_and_user_flags(tfn_sim, model, tmp_path, clean_neuron_env):
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", "--verbose info")
+    art = neuronkit.compile(model, "tf", example_inputs=images(2), target="inf1", pipeline_cores=4,
+                            dynamic_batch=True, compiler_workdir=str(tmp_path / "wd"))
+    (call,) = _trace_calls(tfn_sim)
+    assert call["env"]["NEURON_CC_FLAGS"] == (f"{FP32_INF1} --neuroncore-pipeline-cores 4 --dynamic-batch-size "
+                                              f"--workdir {tmp_path / 'wd'} --verbose info")
+    assert call["tfn_args"]["dynamic_batch_size"] and call["neuron_cc"]["neuroncore_pipeline_cores"] == 4
+    assert (tmp_path / "wd" / "neuron-cc.log").is_file()
+    assert os.environ["NEURON_CC_FLAGS"] == "--verbose info"
+    m = art.manifest
+    assert m.pipeline_cores == 4 and m.dynamic_batch and m.batch_size == 2
+
+
+def test_inf1_extra_compiler_args_are_validated_like_neuron_cc(tfn_sim, model):
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1",
+                            compiler_args=["--enable-fast-loading-neuron-binaries"])
+    assert "--enable-fast-loading-neuron-binaries" in art.manifest.flags[0]
+    with pytest.raises(CompileError, match="unrecognized arguments: --no-such-flag"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", compiler_args=["--no-such-flag"])
+
+
+def test_inf1_saved_model_compile_tf1_style(tfn_sim, model, fake_neuron_host):
+    x = images(2)
+    art = neuronkit.compile(model, "tf", example_inputs=x, target="inf1", method="saved_model", precision="fp16",
+                            dynamic_batch=True, no_fuse_ops=["nothing"], strict=True, min_on_neuron_ratio=0.9)
+    (call,) = [c for c in tfn_sim.calls if c["function"] == "saved_model.compile"]
+    model_dir, new_model_dir = call["args"]
+    assert os.path.basename(new_model_dir) == "saved_model" and not model_dir.startswith(os.path.dirname(new_model_dir))
+    kw = call["kwargs"]
+    assert kw["batch_size"] == 2 and list(kw["model_feed_dict"]) == ["image"]
+    np.testing.assert_array_equal(kw["model_feed_dict"]["image"], x)
+    assert kw["compiler_args"] == ["--fast-math", "fp32-cast-all-fp16", "--fp32-cast", "all-fp16"]
+    assert kw["dynamic_batch_size"] is True and kw["no_fuse_ops"] == ["nothing"]
+    assert call["env"]["NEURON_CC_FLAGS"] == "--must-compile"  # strict: failures raise, no silent CPU fallback
+    m = art.manifest
+    assert m.report.on_target_ratio == 1.0 and any("OnNeuronRatio=1.0000" in n for n in m.report.notes)
+    assert m.load["method"] == "saved_model" and m.dynamic_batch and m.batch_size == 2
+    fake_neuron_host()
+    with neuronkit.load(art, cores=1) as rt:
+        assert os.environ["NEURON_RT_NUM_CORES"] == "1"
+        big = images(5, seed=4)
+        assert relative_error(rt(big), eager(model, (big,))[0]) < 1e-4
+
+
+def test_inf1_saved_model_compile_of_a_saved_model_directory(tfn_sim, model, tmp_path):
+    """The seed walkthrough's one line: compile(model_dir, compiled_model_dir)."""
+    sm = tmp_path / "resnet_like"
+    neuronkit.compile(model, "tf", example_inputs=images(1), engine="savedmodel").save(tmp_path / "a", directory=True)
+    os.rename(tmp_path / "a" / "saved_model", sm)
+    art = neuronkit.compile(str(sm), "tf", target="inf1", method="saved_model", batch_size=4)
+    (call,) = [c for c in tfn_sim.calls if c["function"] == "saved_model.compile"]
+    assert call["args"][0] == str(sm) and call["kwargs"]["batch_size"] == 4
+    assert call["kwargs"]["model_feed_dict"]["image"].shape == (4, 8, 8, 3)
+    assert art.manifest.inputs[0].shape == (4, 8, 8, 3)
+
+
+def test_inf1_saved_model_compile_with_the_2x_api_uses_the_environment(clean_neuron_env, model):
+    from neuronkit.testing.sim import tensorflow_neuron as sim
+
+    sim.install(saved_model_api="v2")
+    try:
+        with pytest.warns(UserWarning, match="not recommended"):
+            art = neuronkit.compile(model, "tf", example_inputs=images(2), target="inf1", method="saved_model",
+                                    pipeline_cores=2)
+        compile_call = [c for c in sim.calls if c["function"] == "saved_model.compile"][0]
+        assert set(compile_call["kwargs"]) == {"tags", "model_feed_dict"}
+        (trace_call,) = _trace_calls(sim)
+        assert trace_call["env"]["NEURON_CC_FLAGS"] == f"{FP32_INF1} --neuroncore-pipeline-cores 2"
+        assert art.manifest.pipeline_cores == 2
+    finally:
+        sim.uninstall()
+
+
+def test_strict_fails_below_the_threshold(tfn_sim, model):
+    on_cpu = {"Conv2D", "MatMul"}
+
+    def builder(node):
+        return node.op not in on_cpu
+
+    with pytest.raises(CompileError, match="strict=True needs at least 100.0%"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", strict=True,
+                          subgraph_builder_function=builder)
+    assert _trace_calls(tfn_sim)[0]["kwargs"]["subgraph_builder_function"] is builder
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", strict=True,
+                            min_on_neuron_ratio=0.5, subgraph_builder_function=builder)
+    assert 0.5 <= art.manifest.report.on_target_ratio < 1.0
+    with pytest.warns(RuntimeWarning, match="most of the model will run on the host CPU"):
+        art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1",
+                                subgraph_builder_function=lambda node: False)
+    assert art.manifest.report.on_target_ratio == 0.0
+
+
+def test_unsupported_operators_are_reported(tfn_sim, model, monkeypatch):
+    monkeypatch.setattr(tfn_sim, "UNSUPPORTED_OPS", tfn_sim.UNSUPPORTED_OPS | {"Mean"})
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1")
+    assert "Mean" in art.manifest.report.unsupported_ops
+    assert art.manifest.report.on_target_ratio < 1.0
+    with pytest.raises(CompileError, match="unsupported operators: Mean"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", strict=True)
+    with pytest.raises(CompileError, match="must-compile"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", method="saved_model", strict=True)
+
+
+@pytest.mark.parametrize("target, precision, flags", [
+    ("inf2", "fp32", "--target inf2 --auto-cast none"),
+    ("inf2", "bf16", "--target inf2 --auto-cast all --auto-cast-type bf16"),
+    ("trn1", "fp16", "--target trn1 --auto-cast all --auto-cast-type fp16"),
+])
+def test_neuronx_trace(tfnx_sim, model, target, precision, flags):
+    art = neuronkit.compile(model, "tf", example_inputs=images(2), target=target, precision=precision,
+                            dynamic_batch=True)
+    (call,) = _trace_calls(tfnx_sim, "neuronx.trace")
+    assert call["args"][0] is model and call["env"]["NEURON_CC_FLAGS"] == flags
+    m = art.manifest
+    assert m.compiler.name == "tensorflow-neuronx (neuronx-cc)" and m.load["sdk"] == "tensorflow_neuronx"
+    # no --dynamic-batch-size for neuronx: the core splits and pads to the compiled batch
+    assert m.dynamic_batch and m.batch_size == 2
+
+
+def test_neuronx_refuses_pipeline_and_the_tf1_method(tfnx_sim, model):
+    with pytest.raises(CompileError, match="neuronx-cc"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf2", pipeline_cores=2)
+    with pytest.raises(CompileError, match="method='trace'"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf2", method="saved_model")
+
+
+def test_missing_sdk_names_the_package_and_repository(clean_neuron_env, model):
+    for module in ("tensorflow_neuron", "tensorflow.neuron", "tensorflow_neuronx"):
+        assert module not in sys.modules
+    for target, package in (("inf1", "tensorflow-neuron"), ("inf2", "tensorflow-neuronx")):
+        with pytest.raises(BackendUnavailable, match=package) as err:
+            neuronkit.compile(model, "tf", example_inputs=images(1), target=target)
+        assert "pip.repos.neuron.amazonaws.com" in str(err.value)
+
+
+def test_pypi_placeholder_is_treated_as_absent(clean_neuron_env, model, tmp_path, monkeypatch):
+    pkg = tmp_path / "tensorflow_neuron"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('raise ImportError("WRONG PACKAGE. Please install the package from Neuron '
+                                     'Repository - pip.repos.neuron.amazonaws.com")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(BackendUnavailable, match="placeholder"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1")
+
+
+def test_unknown_neuron_option(tfn_sim, model):
+    with pytest.raises(CompileError, match="unknown option"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", fallback=True)
+    with pytest.raises(CompileError, match="unknown option"):  # TF1-only argument on the trace path
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", no_fuse_ops=["x"])
+
+
+# -- loading on (simulated) NeuronCore groups
+
+def test_inf1_replicas_on_core_groups(tfn_sim, model, fake_neuron_host):
+    x = images(2)
+    art = neuronkit.compile(model, "tf", example_inputs=x, target="inf1", dynamic_batch=True)
+    fake_neuron_host()  # inf1.6xlarge: 4 Inferentia chips, 16 NeuronCore-v1
+    with neuronkit.load(art, cores="0-3", group_size=1) as rt:
+        assert rt.replicas == 4 and os.environ["NEURON_RT_VISIBLE_CORES"] == "0-3"
+        replicas = [slot.replica for slot in rt._slots]
+        assert [r.group.local_start for r in replicas] == [0, 1, 2, 3]
+        assert all(r.neuron_env["NEURON_RT_VISIBLE_CORES"] == "0-3" for r in replicas)
+        assert relative_error(rt(x), eager(model, (x,))[0]) < 1e-4
+        big = images(7, seed=3)  # split into batches of 2 over the replicas, the last one padded
+        assert relative_error(rt(big), eager(model, (big,))[0]) < 1e-4
+
+
+def test_inf1_pipelined_groups(tfn_sim, model, fake_neuron_host):
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", pipeline_cores=2)
+    fake_neuron_host()
+    with neuronkit.load(art, cores="4-7") as rt:
+        assert rt.replicas == 2 and os.environ["NEURON_RT_VISIBLE_CORES"] == "4-7"
+        assert [(s.replica.group.local_start, s.replica.group.size) for s in rt._slots] == [(0, 2), (2, 2)]
+        with pytest.raises(neuronkit.InputError, match="without dynamic batch"):
+            rt(images(3))
+
+
+def test_inf1_runtime_1x_placement(tfn_sim, model, fake_neuron_host):
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1")
+    fake_neuron_host()
+    with neuronkit.load(art, cores=4, group_size=2, legacy_runtime=True) as rt:
+        assert os.environ["NEURONCORE_GROUP_SIZES"] == "2,2" and rt.replicas == 2
+        assert "NEURON_RT_VISIBLE_CORES" not in os.environ
+
+
+def test_inf1_artifact_refuses_other_hosts(tfn_sim, model, fake_neuron_host):
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1")
+    with pytest.raises(IncompatibleArtifact, match="inf1"):
+        neuronkit.load(art)  # this machine: no Neuron devices
+    fake_neuron_host(devices=1, cores_per_device=2, arch="NCv2", instance_type="inf2.xlarge")
+    with pytest.raises(IncompatibleArtifact, match="NeuronCore-v1"):
+        neuronkit.load(art)
+
+
+def test_inf2_load_without_sdk_says_so(tfnx_sim, model, fake_neuron_host):
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf2")
+    fake_neuron_host(devices=1, cores_per_device=2, arch="NCv2", instance_type="inf2.xlarge")
+    tfnx_sim.uninstall()
+    with pytest.raises(BackendUnavailable, match="tensorflow-neuronx"):
+        neuronkit.load(art, cores=1)
+    tfnx_sim.install()
+    with neuronkit.load(art, cores="0-1", group_size=1) as rt:
+        assert rt.replicas == 2 and os.environ["NEURON_RT_VISIBLE_CORES"] == "0-1"
+
+
+def test_auto_multicore_is_simulated_with_its_documented_check(tfn_sim, model):
+    traced = tfn_sim.trace(model, tf.constant(images(1)))
+    assert tfn_sim.auto_multicore(traced, tf.constant(images(1)), num_cores=4).neuron_info["num_cores"] == 4
+    with pytest.raises(ValueError, match="not AwsNeuronModel"):
+        tfn_sim.auto_multicore(model, images(1))
