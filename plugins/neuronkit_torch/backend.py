@@ -250,10 +250,9 @@ class TorchReplica(Replica):
             import torch
 
             module = torch.jit.optimize_for_inference(torch.jit.load(path))
-            size = group.size
+            _set_torch_threads(group.size)
 
             def run(inputs):
-                torch.set_num_threads(size)  # OpenMP thread count of the calling thread
                 with torch.no_grad():
                     return [o.numpy() for o in _as_tuple(module(*(torch.from_numpy(x) for x in inputs)))]
 
@@ -294,6 +293,23 @@ def _neuron_runner(artifact, path, group, sdk_name):
 
 
 # -- helpers
+
+_torch_threads: list = []  # the intra-op thread count a replica set in this process
+
+
+def _set_torch_threads(size: int) -> None:
+    """``torch.set_num_threads`` is process-wide: every TorchScript replica in the process shares
+    one intra-op thread count. Groups of one load have equal sizes; a later load that wants
+    another count changes it for all, so say so."""
+    import torch
+
+    if _torch_threads and _torch_threads[-1] != size:
+        warnings.warn(f"torch's intra-op thread count is process-wide: this load sets it to {size}, which also "
+                      f"applies to the TorchScript replicas already loaded with {_torch_threads[-1]}",
+                      RuntimeWarning, stacklevel=5)
+    torch.set_num_threads(size)
+    _torch_threads.append(size)
+
 
 @contextlib.contextmanager
 def quiet_jit():

@@ -19,6 +19,9 @@ __version__ = "1.13.1.2.11.6.0+simulated"
 calls: list = []
 #: operators the simulated neuron-cc leaves on the CPU (illustrative, not the real list)
 UNSUPPORTED_OPS = {"aten::nonzero", "aten::unique", "aten::_unique2", "aten::sort", "aten::multinomial"}
+#: operators analyze_model counts as arithmetic (illustrative)
+ARITHMETIC_OPS = {"aten::_convolution", "aten::conv2d", "aten::linear", "aten::matmul", "aten::addmm", "aten::mm",
+                  "aten::bmm", "aten::batch_norm", "aten::relu", "aten::relu_", "aten::add", "aten::add_"}
 TRACE_DEFAULTS = {"compiler_args": None, "compiler_timeout": None, "compiler_workdir": None,
                   "subgraph_builder_function": None, "minimum_segment_size": 2, "single_fusion_ratio_threshold": 0.6,
                   "fallback": True, "dynamic_batch_size": False, "optimizations": None, "separate_weights": False}
@@ -66,8 +69,13 @@ def analyze_model(model, example_inputs):
         counts[op] = counts.get(op, 0) + 1
     unsupported = sorted(set(ops) & UNSUPPORTED_OPS)
     supported = [op for op in ops if op not in UNSUPPORTED_OPS]
-    result = {"percent_supported": 100.0 * len(supported) / max(len(ops), 1), "supported_count": len(supported),
-              "total_count": len(ops), "supported_operators": set(supported), "unsupported_operators": unsupported,
+    arithmetic = [op for op in ops if op in ARITHMETIC_OPS]
+    arithmetic_ok = [op for op in arithmetic if op not in UNSUPPORTED_OPS]
+    result = {"percent_supported": 100.0 * len(supported) / max(len(ops), 1),
+              "percent_supported_arithmetic": 100.0 * len(arithmetic_ok) / max(len(arithmetic), 1),
+              "supported_count": len(supported), "total_count": len(ops),
+              "supported_count_arithmetic": len(arithmetic_ok), "total_count_arithmetic": len(arithmetic),
+              "supported_operators": set(supported), "unsupported_operators": unsupported,
               "operators": sorted(set(ops)), "operator_count": counts}
     _record("analyze_model", result=result)
     return result
