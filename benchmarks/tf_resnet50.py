@@ -28,18 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-
-def measure(fn, x, seconds: float, warmup: int = 3) -> float:
-    """Images per second of ``fn(x)`` called back to back for ``seconds`` (after ``warmup`` calls)."""
-    for _ in range(warmup):
-        fn(x)
-    calls, start = 0, time.perf_counter()
-    while True:
-        fn(x)
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return calls * x.shape[0] / elapsed
+from neuronkit.bench import measure  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -68,7 +57,7 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         try:
             fn = make()
-            speeds = {b: measure(fn, inputs[b], args.seconds) for b in args.batches}
+            speeds = {b: measure(name, fn, inputs[b], b, args.seconds).items_per_s for b in args.batches}
         except Exception as exc:  # a peer that cannot run here is reported, not fatal
             print(f"  {name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return
