@@ -10,14 +10,16 @@ and returns a model that runs on the host. ``install()`` puts it in ``sys.module
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
 import os
+import shlex
 
 
 def neuron_env() -> dict:
     """The Neuron runtime/compiler variables in force now."""
-    return {k: v for k, v in os.environ.items() if k.startswith("NEURON")}
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("NEURON")}
 
 
 @contextlib.contextmanager
@@ -34,74 +36,61 @@ def installed(*names: str):
             module.uninstall()
 
 
-def check_choice(flag: str, value: str, choices) -> None:
-    if value not in choices:
-        raise SimulatedCompilerError(f"{flag}: invalid choice {value!r} (choose from {', '.join(choices)})")
-
-
 class SimulatedCompilerError(RuntimeError):
     """The simulated neuron-cc / neuronx-cc refused its arguments."""
 
 
-NEURON_CC_FAST_MATH = ("all", "none", "fast-relayout", "no-fast-relayout", "fp32-cast-all", "fp32-cast-all-fp16",
-                       "fp32-cast-matmult", "fp32-cast-matmult-bf16", "fp32-cast-matmult-fp16")
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise SimulatedCompilerError(f"{self.prog}: error: {message}")
 
 
-def check_neuron_cc_args(args) -> dict:
-    """Validate ``compiler_args`` the way neuron-cc's argument parser would; return the parsed flags."""
-    args = list(args or ())
-    parsed: dict = {}
-    i = 0
-    while i < len(args):
-        flag = args[i]
-        if flag == "--fast-math":
-            values = []
-            while i + 1 < len(args) and not args[i + 1].startswith("--"):
-                i += 1
-                check_choice(flag, args[i], NEURON_CC_FAST_MATH)
-                values.append(args[i])
-            if not values:
-                raise SimulatedCompilerError("--fast-math needs at least one value")
-            parsed["fast_math"] = values
-        elif flag in ("--neuroncore-pipeline-cores", "--fp32-cast", "--verbose"):
-            i += 1
-            if i >= len(args):
-                raise SimulatedCompilerError(f"{flag} needs a value")
-            parsed[flag.lstrip("-").replace("-", "_")] = args[i]
-            if flag == "--neuroncore-pipeline-cores" and not args[i].isdigit():
-                raise SimulatedCompilerError(f"{flag}: invalid int value {args[i]!r}")
-        elif flag in ("--enable-saturate-infinity", "--enable-fast-loading-neuron-binaries",
-                      "--enable-fast-context-switch", "-O2"):
-            parsed[flag] = True
-        else:
-            raise SimulatedCompilerError(f"neuron-cc: unrecognized arguments: {flag}")
-        i += 1
-    return parsed
+FAST_MATH_VALUES = ("all", "none", "fast-relayout", "no-fast-relayout", "fp32-cast-all", "fp32-cast-all-fp16",
+                    "fp32-cast-matmult", "fp32-cast-matmult-bf16", "fp32-cast-matmult-fp16")
+FP32_CAST_VALUES = ("all", "matmult", "matmult-fp16", "matmult-bf16", "all-fp16")
+NEURONX_TARGETS = ("inf2", "trn1", "trn1n", "trn2")
 
 
-def check_neuronx_cc_args(args) -> dict:
-    """Validate ``compiler_args`` the way neuronx-cc would (the right-most of competing options wins)."""
-    args = args.split() if isinstance(args, str) else list(args or ())
-    choices = {"--target": ("inf2", "trn1", "trn1n", "trn2"), "--auto-cast": ("none", "matmult", "all"),
-               "--auto-cast-type": ("bf16", "fp16", "tf32", "fp8_e4m3"), "--model-type": ("generic", "transformer",
-                                                                                        "unet-inference"),
-               "--optlevel": ("1", "2", "3"), "-O": ("1", "2", "3")}
-    parsed: dict = {}
-    i = 0
-    while i < len(args):
-        flag, _, inline = args[i].partition("=")
-        if flag in choices:
-            value = inline or (args[i + 1] if i + 1 < len(args) else "")
-            i += 0 if inline else 1
-            check_choice(flag, value, choices[flag])
-            parsed[flag.lstrip("-").replace("-", "_")] = value
-        elif flag in ("--enable-mixed-precision-accumulation", "--enable-saturate-infinity",
-                      "--enable-fast-context-switch", "--enable-fast-loading-neuron-binaries"):
-            parsed[flag] = True
-        else:
-            raise SimulatedCompilerError(f"neuronx-cc: unrecognized arguments: {args[i]}")
-        i += 1
-    return parsed
+def check_neuron_cc_args(args) -> argparse.Namespace:
+    """Validate arguments as ``neuron-cc compile`` would (command-line reference, §4.1-4.2)."""
+    parser = _Parser(prog="neuron-cc compile")
+    parser.add_argument("--neuroncore-pipeline-cores", type=int, default=1)
+    parser.add_argument("--fast-math", nargs="+", choices=FAST_MATH_VALUES, default=None)
+    parser.add_argument("--fp32-cast", choices=FP32_CAST_VALUES, default=None)
+    parser.add_argument("--verbose", default=None)
+    parser.add_argument("--output", default="out.neff")
+    parser.add_argument("-O2", dest="o2", action="store_true")
+    parser.add_argument("--static-weights", action="store_true")
+    for flag in ("--enable-saturate-infinity", "--enable-fast-loading-neuron-binaries",
+                 "--enable-fast-context-switch"):
+        parser.add_argument(flag, action="store_true")
+    ns = parser.parse_args(list(args or ()))
+    if ns.neuroncore_pipeline_cores < 1:
+        parser.error("--neuroncore-pipeline-cores must be at least 1")
+    values = ns.fast_math or []
+    groups = ({"all", "none"}, {v for v in FAST_MATH_VALUES if v.startswith("fp32-cast-")},
+              {"fast-relayout", "no-fast-relayout"})
+    for group in groups:
+        if len(group & set(values)) > 1:
+            parser.error(f"--fast-math values {sorted(group & set(values))} are mutually exclusive")
+    return ns
+
+
+def check_neuronx_cc_args(args) -> argparse.Namespace:
+    """Validate arguments as ``neuronx-cc compile --framework XLA`` would (a string or a list)."""
+    parser = _Parser(prog="neuronx-cc compile")
+    parser.add_argument("--target", choices=NEURONX_TARGETS, default=None)
+    parser.add_argument("--model-type", choices=("generic", "transformer", "unet-inference"), default="generic")
+    parser.add_argument("--auto-cast", choices=("none", "matmult", "all"), default="none")
+    parser.add_argument("--auto-cast-type", choices=("bf16", "fp16", "tf32", "fp8_e4m3"), default="bf16")
+    parser.add_argument("--optlevel", "-O", choices=("1", "2", "3"), default="2")
+    parser.add_argument("--logfile", default="log-neuron-cc.txt")
+    parser.add_argument("--output", default="file.neff")
+    parser.add_argument("--verbose", default=None)
+    for flag in ("--enable-mixed-precision-accumulation", "--enable-saturate-infinity",
+                 "--enable-fast-context-switch", "--enable-fast-loading-neuron-binaries"):
+        parser.add_argument(flag, action="store_true")
+    return parser.parse_args(shlex.split(args) if isinstance(args, str) else list(args or ()))
 
 
 def visible_core_count() -> int | None:

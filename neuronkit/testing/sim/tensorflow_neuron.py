@@ -20,19 +20,20 @@ Use::
 The simulation is stricter than the SDK in one way: a flag neuron-cc would reject raises
 :class:`SimulatedCompilerError` at once instead of leaving the subgraph on the CPU.
 
-Self-contained on purpose (no shared helpers yet); neuronkit/testing/sim/tensorflow_neuronx.py
-reuses its machinery.
+The neuron-cc argument checks are shared with the other simulations (``neuronkit.testing.sim``);
+neuronkit/testing/sim/tensorflow_neuronx.py reuses this module's machinery.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import shlex
 import sys
 import types
 import warnings
+
+from . import SimulatedCompilerError, _Parser, check_neuron_cc_args, neuron_env  # noqa: F401 (re-exported)
 
 SIMULATED = True
 __version__ = "2.10.1.2.12.2.0+simulated"
@@ -51,15 +52,8 @@ INFERENCE_GRAPH_ARGS = (
     "minimum_segment_size", "grappler", "max_num_compilers", "compiler_args", "compiler_workdir",
     "compiler_timeout", "compiler_recovery", "compiler_verbose", "amp_pass",
 )
-FAST_MATH_VALUES = ("all", "none", "fast-relayout", "no-fast-relayout", "fp32-cast-all", "fp32-cast-all-fp16",
-                    "fp32-cast-matmult", "fp32-cast-matmult-bf16", "fp32-cast-matmult-fp16")
-FP32_CAST_VALUES = ("all", "matmult", "matmult-fp16", "matmult-bf16", "all-fp16")
 EXTRACT_WEIGHTS = ("inf1.xlarge", "inf1.2xlarge", "inf1.6xlarge", "inf1.24xlarge")
 log = logging.getLogger("tensorflow")
-
-
-class SimulatedCompilerError(RuntimeError):
-    """The simulated neuron-cc/neuronx-cc refused its arguments."""
 
 
 def install(saved_model_api: str = "v1"):
@@ -87,10 +81,6 @@ def reset() -> None:
     calls.clear()
 
 
-def neuron_env() -> dict:
-    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("NEURON")}
-
-
 def record(function: str, args: tuple, kwargs: dict, **extra) -> dict:
     entry = {"function": function, "args": args, "kwargs": dict(kwargs), "env": neuron_env(), **extra}
     calls.append(entry)
@@ -98,11 +88,6 @@ def record(function: str, args: tuple, kwargs: dict, **extra) -> dict:
 
 
 # -- NEURON_CC_FLAGS and neuron-cc arguments
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise SimulatedCompilerError(f"{self.prog}: error: {message}")
-
 
 def parse_neuron_cc_flags(args=None, tf1: bool = False):
     """tensorflow-neuron's split of NEURON_CC_FLAGS into its own flags and neuron-cc's."""
@@ -122,31 +107,6 @@ def parse_neuron_cc_flags(args=None, tf1: bool = False):
         raise SimulatedCompilerError("--extract-weights cannot be combined with --dynamic-batch-size or "
                                      "--neuroncore-pipeline-cores")
     return tfn_args, compiler_args
-
-
-def check_neuron_cc_args(args) -> argparse.Namespace:
-    """Validate arguments as ``neuron-cc compile`` would (command-line reference, §4.1-4.2)."""
-    parser = _Parser(prog="neuron-cc compile")
-    parser.add_argument("--neuroncore-pipeline-cores", type=int, default=1)
-    parser.add_argument("--fast-math", nargs="+", choices=FAST_MATH_VALUES, default=None)
-    parser.add_argument("--fp32-cast", choices=FP32_CAST_VALUES, default=None)
-    parser.add_argument("--verbose", default=None)
-    parser.add_argument("--output", default="out.neff")
-    parser.add_argument("-O2", dest="o2", action="store_true")
-    parser.add_argument("--static-weights", action="store_true")
-    for flag in ("--enable-saturate-infinity", "--enable-fast-loading-neuron-binaries",
-                 "--enable-fast-context-switch"):
-        parser.add_argument(flag, action="store_true")
-    ns = parser.parse_args(list(args))
-    if ns.neuroncore_pipeline_cores < 1:
-        parser.error("--neuroncore-pipeline-cores must be at least 1")
-    values = ns.fast_math or []
-    groups = ({"all", "none"}, {v for v in FAST_MATH_VALUES if v.startswith("fp32-cast-")},
-              {"fast-relayout", "no-fast-relayout"})
-    for group in groups:
-        if len(group & set(values)) > 1:
-            parser.error(f"--fast-math values {sorted(group & set(values))} are mutually exclusive")
-    return ns
 
 
 # -- operator placement

@@ -14,13 +14,13 @@ from __future__ import annotations
 import shlex
 import sys
 
+from . import _Parser, check_neuronx_cc_args
 from . import tensorflow_neuron as _tfn
 from .tensorflow_neuron import SimulatedCompilerError, build_model, calls, record  # noqa: F401
 
 SIMULATED = True
 __version__ = "2.10.0.2.0.0+simulated"
 MODULE_NAMES = ("tensorflow_neuronx",)
-TARGETS = ("inf2", "trn1", "trn1n", "trn2")
 
 
 def install():
@@ -37,27 +37,10 @@ def uninstall() -> None:
     _tfn.reset()
 
 
-def check_neuronx_cc_args(args):
-    """Validate arguments as ``neuronx-cc compile --framework XLA`` would."""
-    parser = _tfn._Parser(prog="neuronx-cc compile")
-    parser.add_argument("--target", choices=TARGETS, default=None)
-    parser.add_argument("--model-type", choices=("generic", "transformer", "unet-inference"), default="generic")
-    parser.add_argument("--auto-cast", choices=("none", "matmult", "all"), default="none")
-    parser.add_argument("--auto-cast-type", choices=("bf16", "fp16", "tf32", "fp8_e4m3"), default="bf16")
-    parser.add_argument("--optlevel", "-O", choices=("1", "2", "3"), default="2")
-    parser.add_argument("--logfile", default="log-neuron-cc.txt")
-    parser.add_argument("--output", default="file.neff")
-    parser.add_argument("--verbose", default=None)
-    for flag in ("--enable-mixed-precision-accumulation", "--enable-saturate-infinity",
-                 "--enable-fast-context-switch", "--enable-fast-loading-neuron-binaries"):
-        parser.add_argument(flag, action="store_true")
-    return parser.parse_args(list(args))
-
-
 def parse_neuron_cc_flags():
     import os
 
-    parser = _tfn._Parser(prog="NEURON_CC_FLAGS")
+    parser = _Parser(prog="NEURON_CC_FLAGS")
     parser.add_argument("--workdir", dest="dump_prefix", default=None)
     tfnx_args, compiler_args = parser.parse_known_args(shlex.split(os.environ.get("NEURON_CC_FLAGS", "")))
     return tfnx_args, compiler_args

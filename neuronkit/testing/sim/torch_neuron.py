@@ -92,7 +92,7 @@ def trace(model, example_inputs, **kwargs):
     unsupported = sorted(ops & UNSUPPORTED_OPS)
     if unsupported and not options["fallback"]:
         raise AttributeError(f"Neuron compile failed. Operator {unsupported[0]} is not supported (fallback=False)")
-    _record("trace", options=options, flags=flags, trace_kwargs=kwargs,
+    _record("trace", options=options, flags=vars(flags), trace_kwargs=kwargs,
             batch=int(examples[0].shape[0]), unsupported=unsupported)
     return traced
 

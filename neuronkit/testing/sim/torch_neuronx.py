@@ -46,11 +46,11 @@ def trace(func, example_inputs, *_, input_output_aliases={}, compiler_workdir=No
         warnings.warn("passing trace() keyword arguments positionally is deprecated since torch-neuronx 2.15.0",
                       DeprecationWarning, stacklevel=2)
     flags = check_neuronx_cc_args(compiler_args)
-    if cpu_backend and "target" not in flags:
+    if cpu_backend and flags.target is None:
         raise ValueError("cpu_backend=True needs --target in compiler_args")
     examples = (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)
     traced = torch.jit.trace(func, examples)
-    _record("trace", flags=flags, compiler_args=compiler_args, compiler_workdir=compiler_workdir,
+    _record("trace", flags=vars(flags), compiler_args=compiler_args, compiler_workdir=compiler_workdir,
             inline_weights_to_neff=inline_weights_to_neff, batch=int(examples[0].shape[0]))
     return traced
 
