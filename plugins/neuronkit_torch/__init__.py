@@ -1,8 +1,9 @@
 """The PyTorch backend: torch.nn.Module and TorchScript models on cpu, inf1 and inf2/trn1.
 
 cpu engines: ``onnxruntime`` (the default for fp32, fastest measured here), ``openvino`` (the
-default for bf16: AMX makes it ~4x faster) and ``torchscript``. inf1 calls ``torch.neuron.trace``
-(torch-neuron, neuron-cc); inf2/trn1 call ``torch_neuronx.trace`` (neuronx-cc).
+default for bf16: AMX makes it ~4x faster), ``torchscript`` and ``inductor`` (AOTInductor).
+inf1 calls ``torch.neuron.trace`` (torch-neuron, neuron-cc); inf2/trn1 call
+``torch_neuronx.trace`` (neuronx-cc).
 Nothing here imports torch: backend.py does, when it compiles or loads.
 """
 
@@ -22,7 +23,7 @@ def neuronkit_backends():
             compiler="neuronkit_torch.backend:TorchCompiler",
             replica="neuronkit_torch.backend:TorchReplica",
             targets=("cpu", "inf1", "inf2", "trn1"),
-            engines=("onnxruntime", "openvino", "torchscript"),
+            engines=("onnxruntime", "openvino", "torchscript", "inductor"),
             precisions=("fp32", "bf16", "fp16"),
             capabilities={"dynamic_batch", "pipeline"},
             requires=("torch",),

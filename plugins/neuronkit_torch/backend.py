@@ -7,6 +7,8 @@ cpu engines (measured on this project's 2-core AMX machine, see docs/performance
   precision is a load-time hint (``INFERENCE_PRECISION_HINT`` f32 or bf16, always set
   explicitly because OpenVINO's default on AMX CPUs is bf16). The bf16 default.
 - ``torchscript``: ``torch.jit.trace`` + ``freeze`` + ``optimize_for_inference`` (fp32).
+- ``inductor``: ``torch.export`` (free batch axis) + AOTInductor ``aoti_compile_and_package``: a
+  self-contained ``.pt2`` of generated C++ (fp32; compiling takes tens of seconds).
 
 Neuron targets call the documented SDK functions (neuron-sdk-reference §1, §7):
 ``torch.neuron.trace(model, example_inputs, compiler_args=[...], dynamic_batch_size=...,
@@ -29,6 +31,7 @@ from neuronkit import Compiler, CompileReport, CompileResult, Component, Replica
 from neuronkit.errors import BackendUnavailable, CompileError
 
 MODEL_PT = "model.pt"
+MODEL_PT2 = "model.pt2"
 MODEL_XML = "model.xml"
 
 #: neuron-cc --fast-math per precision preset (inf1). "none" is neuron-cc's most accurate setting
@@ -78,7 +81,8 @@ class TorchCompiler(Compiler):
         if target == "cpu":
             dynamic = request.dynamic_batch is not False
             engine = request.engine or ("openvino" if request.precision == "bf16" else "onnxruntime")
-            build = {"onnxruntime": _onnxruntime, "openvino": _openvino, "torchscript": _torchscript}[engine]
+            build = {"onnxruntime": _onnxruntime, "openvino": _openvino, "torchscript": _torchscript,
+                     "inductor": _inductor}[engine]
             result = build(self.spec, model, examples, names, out_names, dynamic, request)
         elif target == "inf1":
             result = _inf1(model, examples, names, out_names, expected, request)
@@ -153,6 +157,31 @@ def _torchscript(spec, model, examples, names, out_names, dynamic, request):
         batch_size=None if dynamic else int(examples[0].shape[0]), dynamic_batch=dynamic,
         report=CompileReport(notes=("every operator runs on the host CPU through TorchScript",)),
         load={"model": MODEL_PT},
+    )
+
+
+def _inductor(spec, model, examples, names, out_names, dynamic, request):
+    import torch
+
+    if request.precision != "fp32":
+        raise CompileError("engine 'inductor' runs fp32 only; use engine='openvino' for bf16")
+    request.progress("exporting with torch.export")
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    shapes = tuple({0: batch} for _ in examples) if dynamic else None
+    exported = torch.export.export(model, examples, dynamic_shapes=shapes)
+    request.progress("compiling C++ with AOTInductor (tens of seconds)")
+    torch._inductor.aoti_compile_and_package(exported, package_path=str(request.workdir / MODEL_PT2))
+    with torch.no_grad():
+        outputs = _as_tuple(model(*examples))
+    return CompileResult(
+        inputs=_specs(names, examples, dynamic),
+        outputs=tuple(TensorSpec.of(n, o.numpy(), dynamic) for n, o in zip(out_names, outputs)),
+        framework=_framework(), compiler=Component("aotinductor", torch.__version__), engine="inductor",
+        flags=("torch.export.export(dynamic batch)" if dynamic else "torch.export.export",
+               "torch._inductor.aoti_compile_and_package"),
+        batch_size=None if dynamic else int(examples[0].shape[0]), dynamic_batch=dynamic,
+        report=CompileReport(notes=("every operator runs on the host CPU as AOTInductor-generated C++",)),
+        load={"model": MODEL_PT2},
     )
 
 
@@ -249,7 +278,10 @@ class TorchReplica(Replica):
         else:
             import torch
 
-            module = torch.jit.optimize_for_inference(torch.jit.load(path))
+            if engine == "inductor":
+                module = torch._inductor.aoti_load_package(path)
+            else:
+                module = torch.jit.optimize_for_inference(torch.jit.load(path))
             _set_torch_threads(group.size)
 
             def run(inputs):
@@ -298,7 +330,7 @@ _torch_threads: list = []  # the intra-op thread count a replica set in this pro
 
 
 def _set_torch_threads(size: int) -> None:
-    """``torch.set_num_threads`` is process-wide: every TorchScript replica in the process shares
+    """``torch.set_num_threads`` is process-wide: every TorchScript/inductor replica in the process shares
     one intra-op thread count. Groups of one load have equal sizes; a later load that wants
     another count changes it for all, so say so."""
     import torch

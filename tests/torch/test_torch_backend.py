@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 
 class TestTorchConformance(BackendConformance):
-    @pytest.fixture(scope="class", params=["onnxruntime", "openvino", "torchscript"])
+    @pytest.fixture(scope="class", params=["onnxruntime", "openvino", "torchscript", "inductor"])
     @classmethod
     def case(cls, request):
         return ConformanceCase(framework="torch", make_model=small_net, make_inputs=images, reference=eager,
@@ -19,6 +19,7 @@ class TestTorchConformance(BackendConformance):
 
 @pytest.mark.parametrize("engine, precision, tolerance", [
     ("onnxruntime", "fp32", 1e-4), ("openvino", "fp32", 1e-4), ("torchscript", "fp32", 1e-4),
+    ("inductor", "fp32", 1e-4),
     ("openvino", "bf16", 2e-2),
 ])
 def test_each_engine_and_precision_matches_eager_fp32(engine, precision, tolerance):
@@ -79,6 +80,7 @@ def test_forward_argument_names_become_input_names():
     ({"example_inputs": {"image": images(1)[0]}}, "tensor or a tuple"),
     ({"example_inputs": images(1), "engine": "onnxruntime", "precision": "bf16"}, "fp32 only"),
     ({"example_inputs": images(1), "engine": "torchscript", "precision": "bf16"}, "fp32 only"),
+    ({"example_inputs": images(1), "engine": "inductor", "precision": "bf16"}, "fp32 only"),
     ({"example_inputs": images(1), "engine": "openvino", "precision": "fp16"}, "runs fp32, bf16"),
 ])
 def test_bad_compile_requests_say_what_to_do(kwargs, message):
