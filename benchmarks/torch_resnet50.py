@@ -50,11 +50,11 @@ def main(argv=None):
         x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
         xt = torch.from_numpy(x)
 
-        with torch.no_grad():
-            bench("torch eager fp32", model, xt)
-            if args.inductor:
-                compiled = torch.compile(model, options={"freezing": True})
-                bench("torch.compile freezing fp32", compiled, xt)
+        # no_grad wraps the callables: grad mode is per thread, and measure() calls from its own threads.
+        bench("torch eager fp32", torch.no_grad()(model), xt)
+        if args.inductor:
+            compiled = torch.compile(model, options={"freezing": True})
+            bench("torch.compile freezing fp32", torch.no_grad()(compiled), xt)
 
         onnx_path = Path(f"/tmp/neuronkit-bench-resnet50-b{batch}.onnx")
         torch.onnx.export(model, (xt,), str(onnx_path), input_names=["x"], dynamo=False, opset_version=17)
