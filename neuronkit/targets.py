@@ -49,6 +49,14 @@ TARGETS = {
 }
 
 
+#: neuron-cc ``--fast-math`` value per precision preset (inf1). "none" is neuron-cc's most accurate
+#: setting (matmuls still run in bf16 on NeuronCore-v1); "all" casts everything to bf16, its default.
+NEURON_CC_FAST_MATH = {"fp32": "none", "bf16": "all", "fp16": "fp32-cast-all-fp16"}
+#: neuronx-cc casting flags per precision preset (inf2/trn1).
+NEURONX_CC_CAST = {"fp32": ("--auto-cast", "none"), "bf16": ("--auto-cast", "all", "--auto-cast-type", "bf16"),
+                   "fp16": ("--auto-cast", "all", "--auto-cast-type", "fp16")}
+
+
 def get_target(name: str) -> Target:
     try:
         return TARGETS[name.strip().lower()]

@@ -29,17 +29,12 @@ import numpy as np
 
 from neuronkit import Compiler, CompileReport, CompileResult, Component, Replica, TensorSpec
 from neuronkit.errors import BackendUnavailable, CompileError
+from neuronkit.targets import NEURON_CC_FAST_MATH, NEURONX_CC_CAST
 
 MODEL_PT = "model.pt"
 MODEL_PT2 = "model.pt2"
 MODEL_XML = "model.xml"
 
-#: neuron-cc --fast-math per precision preset (inf1). "none" is neuron-cc's most accurate setting
-#: (matmuls still run in bf16 on NeuronCore-v1); "all" casts everything to bf16 (its default).
-INF1_FAST_MATH = {"fp32": "none", "bf16": "all", "fp16": "fp32-cast-all-fp16"}
-#: neuronx-cc --auto-cast / --auto-cast-type per preset (inf2/trn1).
-NEURONX_CAST = {"fp32": ["--auto-cast", "none"], "bf16": ["--auto-cast", "all", "--auto-cast-type", "bf16"],
-                "fp16": ["--auto-cast", "all", "--auto-cast-type", "fp16"]}
 OPENVINO_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 SDK_PACKAGE = {"torch_neuron": "torch-neuron", "torch_neuronx": "torch-neuronx"}
 
@@ -192,7 +187,7 @@ def _inf1(model, examples, names, out_names, expected, request):
 
     torch_neuron = import_sdk("torch_neuron")
     strict = bool(request.options.get("strict", False))
-    args = ["--fast-math", INF1_FAST_MATH[request.precision]]
+    args = ["--fast-math", NEURON_CC_FAST_MATH[request.precision]]
     if request.pipeline_cores > 1:
         args += ["--neuroncore-pipeline-cores", str(request.pipeline_cores)]
     args += list(request.options.get("compiler_args", ()))
@@ -226,7 +221,7 @@ def _neuronx(model, examples, names, out_names, expected, request):
     torch_neuronx = import_sdk("torch_neuronx")
     if request.pipeline_cores > 1:
         raise CompileError("pipeline_cores is a neuron-cc (inf1) feature; torch-neuronx has no equivalent")
-    args = ["--target", request.target.name, *NEURONX_CAST[request.precision],
+    args = ["--target", request.target.name, *NEURONX_CC_CAST[request.precision],
             *request.options.get("compiler_args", ())]
     request.progress("compiling with neuronx-cc (torch_neuronx.trace)")
     traced = torch_neuronx.trace(model, examples, compiler_args=args,
