@@ -1,77 +1,178 @@
-"""Gluon ResNet50 v1 on this CPU: neuronkit's mxnet engines next to the ways MXNet users run it.
+"""Gluon ResNet50 v1 on this CPU: neuronkit's mxnet backend beside the ways MXNet users run it.
 
-    python benchmarks/mxnet_resnet50.py [--seconds 8] [--batches 1 8]
+Rows, all measured in this one process, one after another, at batch 1 and 8, images/s:
 
-Peers, measured in the same run: the hybridized Gluon block (static_alloc, static_shape), the
-Module API bound for the batch, and ONNX Runtime on the model exported by ``mx.onnx``. One caller,
-one replica with every core; ratios are to the hybridized Gluon block. Random (seeded) weights.
+- neuronkit mxnet, each cpu engine (onnxruntime = the fp32 default, openvino = the bf16 default,
+  module), through ``neuronkit.load(...)`` with one replica using every core;
+- peers: the hybridized Gluon block (``static_alloc``, ``static_shape``), the Module API bound for
+  the batch, ONNX Runtime on the file ``mx.onnx.export_model`` writes (as a user would run it:
+  the weights still listed as graph inputs), OpenVINO reading that file (f32 / bf16 hints), and
+  MXNet's own bf16 (``mx.contrib.amp.convert_hybrid_block``), reported as failed where it cannot run.
+
+The ratio columns compare each row with the best peer at the same precision and batch. Weights
+are random (seeded) unless ``--weights FILE`` is given: speed does not depend on them.
+
+    python benchmarks/mxnet_resnet50.py                 # 10 s per measurement
+    python benchmarks/mxnet_resnet50.py --seconds 1     # smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
+from neuronkit.bench import measure  # noqa: E402
 
-def main(argv=None):
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per row and batch")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--engines", nargs="+", default=["onnxruntime", "openvino", "module"])
+    parser.add_argument("--weights", help="a local resnet50_v1 .params file (default: seeded random weights)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # mx.onnx uses onnx.mapping
 
     import mxnet as mx
     import onnxruntime as ort
-    from zoo.mxnet import resnet50
+    import openvino as ov
+    from zoo import mxnet as zoo_mxnet
 
     import neuronkit
-    from neuronkit.bench import measure, table
 
     threads = len(os.sched_getaffinity(0))
-    model, _ = resnet50()
+    model, _ = zoo_mxnet.resnet50(args.weights)
+    rng = np.random.default_rng(0)
+    inputs = {b: rng.standard_normal((b, 3, 224, 224)).astype(np.float32) for b in args.batches}
+    rows: list = []  # (precision, kind, name, {batch: img/s})
+    tmp = tempfile.TemporaryDirectory(prefix="mxnet-bench-")
+
+    def run(precision, kind, name, make, per_batch=False):
+        """``make()`` returns fn(x), or with ``per_batch`` ``make(batch)`` does (for batch-bound peers)."""
+        start = time.perf_counter()
+        try:
+            speeds = {}
+            fn = None if per_batch else make()
+            for b in args.batches:
+                speeds[b] = measure(name, make(b) if per_batch else fn, inputs[b], b, args.seconds).items_per_s
+        except Exception as exc:  # a peer that cannot run here is reported, not fatal
+            print(f"  {name}: failed: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200]}",
+                  file=sys.stderr)
+            return
+        rows.append((precision, kind, name, speeds))
+        shown = "  ".join(f"b{b} {s:7.1f}" for b, s in speeds.items())
+        print(f"  {precision} {name:<48} {shown}   ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+
+    # the deployable form MXNet users start from: symbol + params, and its ONNX export
     model.hybridize(static_alloc=True, static_shape=True)
-    results = []
+    model(mx.nd.array(inputs[args.batches[0]]))
+    model.export(f"{tmp.name}/r50", epoch=0)
+    sym, params, aux = mx.model.load_checkpoint(f"{tmp.name}/r50", 0)
+    onnx_path = f"{tmp.name}/r50.onnx"
+    mx.onnx.export_model(sym, {**params, **aux}, in_shapes=[(1, 3, 224, 224)], in_types=[np.float32],
+                         onnx_file_path=onnx_path, dynamic=True, dynamic_input_shapes=[(None, 3, 224, 224)])
 
-    def bench(name, fn, x):
-        print(f"  measuring {name} at batch {len(x)} ...", file=sys.stderr, flush=True)
-        results.append(measure(name, fn, x, len(x), args.seconds))
+    def gluon():
+        return lambda x: model(mx.nd.array(x)).asnumpy()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        for batch in args.batches:
-            x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
-            bench("Gluon hybridized", lambda a: model(mx.nd.array(a)).asnumpy(), x)
-            model.export(f"{tmp}/r50", epoch=0)
-            sym, params, aux = mx.model.load_checkpoint(f"{tmp}/r50", 0)
-            module = mx.mod.Module(symbol=sym, data_names=["data"], label_names=None, context=mx.cpu())
-            module.bind(data_shapes=[("data", x.shape)], for_training=False)
-            module.set_params(params, aux)
+    def module_api(batch):
+        module = mx.mod.Module(symbol=sym, data_names=["data"], label_names=None, context=mx.cpu())
+        module.bind(data_shapes=[("data", (batch, 3, 224, 224))], for_training=False)
+        module.set_params(params, aux)
 
-            def run_module(a, m=module):
-                m.forward(mx.io.DataBatch([mx.nd.array(a)]), is_train=False)
-                return m.get_outputs()[0].asnumpy()
+        def fn(x):
+            module.forward(mx.io.DataBatch([mx.nd.array(x)]), is_train=False)
+            return module.get_outputs()[0].asnumpy()
+        return fn
 
-            bench("Module API", run_module, x)
-            mx.onnx.export_model(sym, {**params, **aux}, in_shapes=[x.shape], in_types=[np.float32],
-                                 onnx_file_path=f"{tmp}/r50.onnx")
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            session = ort.InferenceSession(f"{tmp}/r50.onnx", options, providers=["CPUExecutionProvider"])
-            bench("ONNX Runtime (direct, mx.onnx export)", lambda a, s=session: s.run(None, {"data": a}), x)
-            for engine in ("onnxruntime", "module"):
-                art = neuronkit.compile(model, "mxnet", example_inputs=x, engine=engine)
-                with neuronkit.load(art) as rt:
-                    bench(f"neuronkit mxnet fp32 ({engine})", rt, x)
+    def onnxruntime_direct():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3  # not one warning per weight the exporter lists as an input
+        session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+        return lambda x: session.run(None, {"data": x})
 
-    print(f"\nGluon ResNet50 v1 (random weights), {threads} threads, mxnet {mx.__version__}, "
-          f"onnxruntime {ort.__version__}; ratio to hybridized Gluon\n")
-    print(table(results, baseline="Gluon hybridized"))
+    def openvino_direct(hint):
+        def make():
+            compiled = ov.Core().compile_model(onnx_path, "CPU", {
+                "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+                "PERFORMANCE_HINT": "LATENCY"})
+            got = compiled.get_property("INFERENCE_PRECISION_HINT")
+            print(f"  (OpenVINO runs the {hint} hint as {got})", file=sys.stderr)
+            request = compiled.create_infer_request()
+            return lambda x: request.infer([x])[0]
+        return make
+
+    def mxnet_amp_bf16():
+        from mxnet.contrib import amp
+
+        net = amp.convert_hybrid_block(model, target_dtype="bfloat16", ctx=mx.cpu())
+        net.hybridize(static_alloc=True, static_shape=True)
+        return lambda x: net(mx.nd.array(x)).asnumpy()
+
+    def neuronkit_engine(engine, precision):
+        def make():
+            art = neuronkit.compile(model, "mxnet", example_inputs=inputs[args.batches[0]], engine=engine,
+                                    precision=precision)
+            return neuronkit.load(art)  # one replica with every core
+        return make
+
+    print(f"Gluon ResNet50 v1 ({'weights ' + args.weights if args.weights else 'random weights'}), {threads} "
+          f"threads, {args.seconds:g} s per measurement, mxnet {mx.__version__}, onnxruntime {ort.__version__}, "
+          f"OpenVINO {ov.__version__}", file=sys.stderr)
+    for precision in args.precisions:
+        for engine in args.engines:
+            if precision == "bf16" and engine != "openvino":
+                continue  # the other engines run fp32 only
+            run(precision, "neuronkit", f"neuronkit mxnet engine={engine}", neuronkit_engine(engine, precision))
+        if precision == "fp32":
+            run(precision, "peer", "Gluon hybridized (static_alloc, static_shape)", gluon)
+            run(precision, "peer", "Module API", module_api, per_batch=True)
+            run(precision, "peer", "ONNX Runtime direct (mx.onnx export)", onnxruntime_direct)
+            run(precision, "peer", "OpenVINO direct, f32 hint", openvino_direct("f32"))
+        else:
+            run(precision, "peer", "MXNet AMP bf16 (convert_hybrid_block)", mxnet_amp_bf16)
+            run(precision, "peer", "OpenVINO direct, bf16 hint", openvino_direct("bf16"))
+
+    print()
+    print("| precision | configuration | " + " | ".join(f"b{b} img/s" for b in args.batches) + " | "
+          + " | ".join(f"b{b} vs best peer" for b in args.batches) + " |")
+    print("|" + "---|" * (2 + 2 * len(args.batches)))
+    summary = []
+    for precision in args.precisions:
+        peers = [r for r in rows if r[0] == precision and r[1] == "peer"]
+        ours = [r for r in rows if r[0] == precision and r[1] == "neuronkit"]
+        best_peer = {b: max((r[3][b] for r in peers), default=0.0) for b in args.batches}
+        for _, _kind, name, speeds in ours + peers:
+            ratios = " | ".join(f"{speeds[b] / best_peer[b]:.2f}x" if best_peer[b] else "-" for b in args.batches)
+            print(f"| {precision} | {name} | " + " | ".join(f"{speeds[b]:.1f}" for b in args.batches)
+                  + f" | {ratios} |")
+        if ours and peers:
+            best_ours = {b: max(r[3][b] for r in ours) for b in args.batches}
+            summary.append({"precision": precision, "neuronkit_best": best_ours, "best_peer": best_peer})
+    print()
+    for s in summary:
+        print(f"{s['precision']}: neuronkit best / best peer = " + ", ".join(
+            f"b{b} {s['neuronkit_best'][b] / s['best_peer'][b]:.2f}x" for b in args.batches))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"threads": threads, "seconds": args.seconds, "rows": [
+            {"precision": p, "kind": k, "name": n, "images_per_second": {str(b): v for b, v in s.items()}}
+            for p, k, n, s in rows], "summary": summary}, indent=2))
+    tmp.cleanup()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,8 +1,9 @@
 """The MXNet backend: Gluon HybridBlocks, (symbol, args, aux) tuples and checkpoint prefixes.
 
-Targets: ``cpu`` (engines ``onnxruntime``: the model exported with ``mx.onnx``, the faster one
-measured; ``module``: the symbol and params through MXNet's Module API) and ``inf1``
-(``mx_neuron.compile`` on MXNet 1.8, ``mx.contrib.neuron.compile`` on MXNet 1.5).
+Targets: ``cpu`` (engines ``onnxruntime``: the model exported with ``mx.onnx``, the fastest fp32
+engine measured; ``openvino``: the same export through OpenVINO, the bf16 engine; ``module``: the
+symbol and params through MXNet's Module API) and ``inf1`` (``mx_neuron.compile`` on MXNet 1.8,
+``mx.contrib.neuron.compile`` on MXNet 1.5).
 Nothing here imports mxnet: backend.py does, when it compiles or loads.
 """
 
@@ -22,8 +23,8 @@ def neuronkit_backends():
             compiler="neuronkit_mxnet.backend:MxnetCompiler",
             replica="neuronkit_mxnet.backend:MxnetReplica",
             targets=("cpu", "inf1"),
-            engines=("onnxruntime", "module"),
-            precisions=("fp32", "bf16", "fp16"),  # bf16/fp16: neuron-cc casting on inf1 only
+            engines=("onnxruntime", "openvino", "module"),
+            precisions=("fp32", "bf16", "fp16"),  # cpu: bf16 through OpenVINO; fp16: neuron-cc casting on inf1
             capabilities={"dynamic_batch", "pipeline"},
             requires=("mxnet",),
             install_hint='pip install "neuronkit[mxnet]"',

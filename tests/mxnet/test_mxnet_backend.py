@@ -1,118 +1,168 @@
-import json
-import sys
-from pathlib import Path
+"""The MXNet backend on the cpu target: the shared conformance suite per engine, correctness against
+imperative Gluon, the model forms it claims, and its errors."""
 
+import json
+import subprocess
+import sys
+
+import numpy as np
 import pytest
-from conftest import images, imperative, small_net
+from conftest import checkpoint, images, imperative, small_net
 
 import neuronkit
-from neuronkit import CompileError
+from neuronkit import BackendUnavailable, CompileError, InputError
 from neuronkit.testing import BackendConformance, ConformanceCase, relative_error
-from neuronkit.testing.sim import installed
 
 mx = pytest.importorskip("mxnet")
-REPO = Path(__file__).resolve().parents[2]
+ENGINES = ["onnxruntime", "openvino", "module"]
 
 
 class TestMxnetConformance(BackendConformance):
-    @pytest.fixture(scope="class", params=["onnxruntime", "module"])
+    @pytest.fixture(scope="class", params=ENGINES)
     @classmethod
     def case(cls, request):
         return ConformanceCase(framework="mxnet", make_model=small_net, make_inputs=images, reference=imperative,
                                compile_options={"engine": request.param})
 
 
-@pytest.mark.parametrize("engine", ["onnxruntime", "module"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_compiled_matches_imperative_on_other_inputs_and_batches(engine):
     model = small_net()
     art = neuronkit.compile(model, "mxnet", example_inputs=images(2), engine=engine)
-    fresh = images(5, seed=9)
+    assert art.manifest.dynamic_batch and art.manifest.batch_size is None and art.inputs[0].shape == (None, 3, 32, 32)
+    assert art.outputs[0].shape == (None, 10) and art.outputs[0].dtype == "float32"
     with neuronkit.load(art) as rt:
-        assert relative_error(rt(fresh), imperative(model, fresh)[0]) < 1e-4
+        for batch in (5, 1, 3):
+            fresh = images(batch, seed=batch)
+            assert relative_error(rt(fresh), imperative(model, fresh)[0]) < 1e-4
+
+
+def test_default_engines_are_the_fastest_measured():
+    fp32 = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1))
+    assert fp32.manifest.engine == "onnxruntime" and fp32.manifest.precision == "fp32"
+    assert [t.name for t in fp32.inputs] == ["data"]  # the exporter's weight inputs are gone
+    bf16 = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), precision="bf16")
+    assert bf16.manifest.engine == "openvino" and "load: INFERENCE_PRECISION_HINT=bf16" in bf16.manifest.flags
+
+
+@pytest.mark.filterwarnings("ignore:this CPU runs the model in f32")  # a CPU without bf16 runs it in f32
+def test_bf16_through_openvino_stays_close_to_fp32():
+    model = small_net()
+    batch = images(16, seed=3)
+    art = neuronkit.compile(model, "mxnet", example_inputs=batch, precision="bf16")
+    with neuronkit.load(art) as rt:
+        got = rt(batch)
+    want = imperative(model, batch)[0]
+    assert relative_error(got, want) < 2e-2
+    assert np.mean(got.argmax(1) == want.argmax(1)) >= 0.9
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fixed_batch_compile_refuses_other_batches_clearly(engine):
+    art = neuronkit.compile(small_net(), "mxnet", example_inputs=images(2), engine=engine, dynamic_batch=False,
+                            batch_size=4)
+    assert art.manifest.batch_size == 4 and art.inputs[0].shape == (4, 3, 32, 32)
+    with neuronkit.load(art) as rt:
+        assert rt(images(4)).shape == (4, 10)
+        with pytest.raises(InputError, match="compiled without dynamic batch"):
+            rt(images(3))
 
 
 def test_symbol_tuple_and_checkpoint_prefix_are_claimed(tmp_path):
     model = small_net()
-    model.hybridize()
-    model(mx.nd.array(images(1)[0]))
-    model.export(str(tmp_path / "net"), epoch=0)
-    sym, args, aux = mx.model.load_checkpoint(str(tmp_path / "net"), 0)
+    sym, args, aux = checkpoint(model, tmp_path / "net", epoch=3)
     for source in ((sym, args, aux), str(tmp_path / "net")):
+        assert neuronkit.plugins.claim_backend(source).name == "mxnet"
         art = neuronkit.compile(source, example_inputs=images(2))
         assert art.backend == "mxnet"
         with neuronkit.load(art) as rt:
             assert relative_error(rt(images(2)), imperative(model, images(2))[0]) < 1e-4
 
 
-def test_onnx_export_keeps_weights_out_of_the_inputs():
-    art = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1))
-    assert [t.name for t in art.inputs] == ["data"] and art.manifest.engine == "onnxruntime"
-
-
-def test_bf16_on_the_cpu_target_is_refused_with_the_reason():
-    with pytest.raises(CompileError, match="runs fp32.*target='inf1'"):
-        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), precision="bf16")
-
-
-def test_missing_sdk_names_both_packages():
-    with pytest.raises(neuronkit.BackendUnavailable, match="mx_neuron.*mxnet_neuron"):
-        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1")
-
-
-@pytest.fixture
-def mxn():
-    from neuronkit.testing.sim import mx_neuron
-
-    with installed("mx_neuron"):
-        yield mx_neuron
-
-
-@pytest.mark.parametrize("precision, fast_math", [("fp32", "none"), ("bf16", "all")])
-def test_inf1_compile_args_against_the_simulated_mx_neuron(mxn, precision, fast_math):
-    art = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1", precision=precision,
-                            pipeline_cores=2, excl_node_names=["dense0_fwd"])
-    (call,) = [c for c in mxn.calls if c["function"] == "compile"]
-    assert call["api"] == "mx_neuron" and call["inputs"] == {"data": (1, 3, 32, 32)}
-    assert call["compile_args"] == {"flags": ["--fast-math", fast_math], "--neuroncore-pipeline-cores": 2,
-                                    "excl_node_names": ["dense0_fwd"]}
-    report = art.manifest.report
-    # The simulation leaves the graph unchanged: the report must say nothing runs on Neuron.
-    assert report.ops_on_target == 0 and any("whole model would run on the CPU" in n for n in report.notes)
-
-
-def test_inf1_falls_back_to_the_mxnet_1_5_api(clean_neuron_env):
-    from neuronkit.testing.sim import mx_neuron
-
-    mx_neuron.reset()
-    mx_neuron.install(api="contrib")
-    try:
-        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1")
-    finally:
-        mx_neuron.uninstall()
-    assert [c["api"] for c in mx_neuron.calls] == ["mxnet.contrib.neuron"]
-
-
-@pytest.mark.parametrize("legacy, expected", [(False, [0, 2]), (True, [0, 1])])
-def test_inf1_context_index_is_the_first_core_or_the_group_index(mxn, fake_neuron_host, legacy, expected):
-    fake_neuron_host(1, 4, "NCv1")
+def test_symbol_inputs_may_be_given_by_name(tmp_path):
     model = small_net()
-    art = neuronkit.compile(model, "mxnet", example_inputs=images(2), target="inf1", pipeline_cores=2,
-                            dynamic_batch=True)
-    with neuronkit.load(art, legacy_runtime=legacy) as rt:
-        assert [c["device_id"] for c in mxn.calls if c["function"] == "neuron"] == expected
-        env = mxn.calls[-1]["env"]
-        # never both runtime generations' variables at once
-        assert ("NEURONCORE_GROUP_SIZES" in env) is legacy and "NEURON_RT_VISIBLE_CORES" not in env
-        assert relative_error(rt(images(3)), imperative(model, images(3))[0]) < 1e-4
+    sym, args, aux = checkpoint(model, tmp_path / "net")
+    art = neuronkit.compile((sym, args, aux), "mx", example_inputs={"data": images(2)[0]}, engine="module")
+    with neuronkit.load(art) as rt:
+        assert relative_error(rt({"data": images(2)[0]}), imperative(model, images(2))[0]) < 1e-4
 
 
-@pytest.mark.slow
-def test_resnet50_example_runs_unchanged_with_framework_mxnet(tmp_path):
-    import subprocess
+def test_aliases_select_the_backend():
+    for alias in ("mx", "gluon", "MXNet"):
+        assert neuronkit.plugins.find_backend(alias).name == "mxnet"
 
-    done = subprocess.run([sys.executable, str(REPO / "examples" / "resnet50.py"), "--framework", "mxnet",
-                           "--out", str(tmp_path / "r50.nk")], capture_output=True, text=True, cwd=tmp_path)
+
+def test_plugin_registration_does_not_import_mxnet():
+    script = ("import sys, neuronkit\n"
+              "assert 'mxnet' in neuronkit.get_backends()\n"
+              "print('mxnet' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "on 2 replica(s), core groups [0, 1]" in done.stdout and "random weights" in done.stdout
-    manifest = json.loads(json.dumps(neuronkit.open_artifact(tmp_path / "r50.nk").manifest.to_dict()))
-    assert manifest["framework"]["name"] == "mxnet" and manifest["preprocess"]["labels"] == "imagenet"
+    assert done.stdout.strip() == "False"
+
+
+def test_module_replicas_take_their_threads_from_the_group_in_a_fresh_process(tmp_path):
+    path = neuronkit.compile(small_net(), "mxnet", example_inputs=images(2), engine="module").save(tmp_path / "m.nk")
+    script = ("import os, sys, json, numpy as np, neuronkit\n"
+              "os.environ.pop('OMP_NUM_THREADS', None); os.environ.pop('MXNET_CPU_WORKER_NTHREADS', None)\n"
+              "with neuronkit.load(sys.argv[1], cores=2, group_size=1) as rt:\n"
+              "    rt(np.zeros((2, 3, 32, 32), np.float32))\n"
+              "    print(json.dumps([rt.replicas, os.environ['OMP_NUM_THREADS'], "
+              "os.environ['MXNET_CPU_WORKER_NTHREADS']]))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [2, "1", "2"]
+
+
+# -- errors
+
+def test_bf16_needs_openvino_and_fp16_is_inf1_only():
+    with pytest.raises(CompileError, match="runs fp32 only.*engine='openvino'"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), precision="bf16", engine="module")
+    with pytest.raises(CompileError, match="fp16 applies to target='inf1'"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), precision="fp16")
+
+
+def test_what_it_cannot_compile_is_named():
+    with pytest.raises(CompileError, match="takes a gluon HybridBlock.*not Block"):
+        neuronkit.compile(mx.gluon.nn.Block(), "mxnet", example_inputs=images(1))
+    with pytest.raises(CompileError, match="needs example_inputs"):
+        neuronkit.compile(small_net(), "mxnet")
+    with pytest.raises(CompileError, match=r"takes inputs \['data'\]; got 2"):
+        checkpoint_model = small_net()
+        checkpoint_model.hybridize()
+        neuronkit.compile(_as_tuple(checkpoint_model), "mxnet", example_inputs=images(1) * 2)
+    with pytest.raises(CompileError, match="does not take inputs"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=(np.zeros((1, 3, 2, 2), np.float32),))
+
+
+def test_options_are_checked():
+    with pytest.raises(CompileError, match="no option fast"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), fast=True)
+    with pytest.raises(CompileError, match="apply to target='inf1' only"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), excl_node_names=["x"])
+
+
+def test_a_checkpoint_prefix_without_params_is_named(tmp_path):
+    sym, _, _ = checkpoint(small_net(), tmp_path / "net")
+    sym.save(str(tmp_path / "bare-symbol.json"))
+    with pytest.raises(CompileError, match="no .*bare-NNNN.params"):
+        neuronkit.compile(str(tmp_path / "bare"), example_inputs=images(1))
+
+
+def test_missing_host_engine_package_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
+    with pytest.raises(BackendUnavailable, match="pip install openvino"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), engine="openvino")
+
+
+def _as_tuple(model):
+    model(mx.nd.array(images(1)[0]))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.export(f"{tmp}/m", 0)
+        return mx.model.load_checkpoint(f"{tmp}/m", 0)
