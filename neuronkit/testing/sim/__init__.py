@@ -1,7 +1,8 @@
 """SIMULATED Neuron SDK modules, for tests. None of this is the AWS Neuron SDK or touches Inferentia.
 
 Each module stands in for one SDK package (``torch_neuron``, ``torch_neuronx``,
-``tensorflow_neuron``, ``tensorflow_neuronx``, ``mx_neuron``): it exposes the documented functions
+``tensorflow_neuron``, ``tensorflow_neuronx``, ``mx_neuron``, ``mxnet_contrib_neuron`` for
+``mxnet.contrib.neuron``): it exposes the documented functions
 with the documented signatures and defaults (docs: neuron-sdk-reference.md), rejects arguments the
 real one rejects, records every call with the ``NEURON*`` environment it saw (``module.calls``),
 and returns a model that runs on the host. ``install()`` puts it in ``sys.modules``;
