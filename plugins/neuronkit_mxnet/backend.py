@@ -41,12 +41,12 @@ from dataclasses import replace
 import numpy as np
 
 from neuronkit import Compiler, CompileReport, CompileResult, Component, Replica, TensorSpec
+from neuronkit.engines import OPENVINO_PRECISION, openvino_runner
 from neuronkit.errors import BackendUnavailable, CompileError, CoreSpecError
 from neuronkit.targets import NEURON_CC_FAST_MATH
 
 PREFIX = "model"
 MODEL_XML = "model.xml"
-OPENVINO_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 #: The Neuron SDK's MXNet packages, newest first: (module, MXNet version, how to install it).
 SDKS = (("mx_neuron", "1.8", "MXNet 1.8: pip install mx_neuron (with the aws-mx wheel)"),
         ("mxnet.contrib.neuron", "1.5", "MXNet 1.5: pip install mxnet_neuron (needs Neuron runtime 1.x)"))
@@ -347,18 +347,9 @@ def _set_mxnet_threads(group) -> None:
 
 
 def _openvino_runner(artifact, group):
-    import openvino as ov
-
-    hint = artifact.manifest.load["precision_hint"]
-    compiled = ov.Core().compile_model(str(artifact.file(artifact.manifest.load["model"])), "CPU", {
-        "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": group.size,  # the group is the thread budget
-        "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"})
-    actual = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-    if actual != hint:
-        warnings.warn(f"this CPU runs the model in {actual}, not {hint} as compiled (OpenVINO found no {hint} support "
-                      f"here): results are fine, speed is {actual} speed", RuntimeWarning, stacklevel=4)
-    request = compiled.create_infer_request()
-    return lambda inputs: [request.infer(list(inputs))[o] for o in compiled.outputs]
+    run, _ = openvino_runner(artifact.file(artifact.manifest.load["model"]), artifact.manifest.load["precision_hint"],
+                             group.size)
+    return run
 
 
 def _neuron_runner(artifact, group):

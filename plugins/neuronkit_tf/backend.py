@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,8 @@ from neuronkit import (
     Replica,
     TensorSpec,
 )
+from neuronkit.engines import OPENVINO_PRECISION as OV_PRECISION
+from neuronkit.engines import openvino_model
 
 SAVED_MODEL_DIR = "saved_model"
 OV_MODEL = "model.xml"
@@ -47,7 +48,6 @@ SIGNATURE = "serving_default"
 IGNORED_OPS = frozenset({"Placeholder", "Identity", "ReadVariableOp", "NoOp", "Const", "_Arg", "_Retval"})
 CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 BF16_REWRITE = "auto_mixed_precision_onednn_bfloat16"
-OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 
 
 def import_tf():
@@ -385,21 +385,10 @@ class TfReplica(Replica):
 
     # OpenVINO IR: needs only openvino in the loading process
     def _load_openvino(self, artifact, group, m):
-        ov = import_openvino()
-        config = {
-            "INFERENCE_PRECISION_HINT": OV_PRECISION[m.precision],   # explicit: OpenVINO defaults to bf16 on AMX
-            "INFERENCE_NUM_THREADS": int(self.options.get("threads", group.size)),
-            "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
-        }
-        core = ov.Core()
-        self._compiled = core.compile_model(str(artifact.file(m.load["model"])), "CPU", config)
-        #: what OpenVINO will really compute in: a CPU without bf16 support runs a bf16 hint in f32
-        self.effective_precision = str(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
-        if m.precision == "bf16" and "bf16" not in self.effective_precision:
-            warnings.warn(f"this CPU has no bf16 support OpenVINO can use "
-                          f"({core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES')}): the bf16 artifact runs in "
-                          f"{self.effective_precision}", RuntimeWarning, stacklevel=2)
+        import_openvino()  # says how to install it when it is missing
+        #: what OpenVINO really computes in: a CPU without bf16 support runs a bf16 hint in f32
+        self._compiled, self.effective_precision = openvino_model(
+            artifact.file(m.load["model"]), OV_PRECISION[m.precision], int(self.options.get("threads", group.size)))
         self._request = self._compiled.create_infer_request()
         self._ov_inputs = list(m.load["ov_inputs"])
         self._ov_outputs = [self._compiled.output(n) for n in m.load["ov_outputs"]]

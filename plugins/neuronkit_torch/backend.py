@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 from neuronkit import Compiler, CompileReport, CompileResult, Component, Replica, TensorSpec
+from neuronkit.engines import OPENVINO_PRECISION, openvino_runner
 from neuronkit.errors import BackendUnavailable, CompileError
 from neuronkit.targets import NEURON_CC_FAST_MATH, NEURONX_CC_CAST
 
@@ -35,7 +36,6 @@ MODEL_PT = "model.pt"
 MODEL_PT2 = "model.pt2"
 MODEL_XML = "model.xml"
 
-OPENVINO_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 SDK_PACKAGE = {"torch_neuron": "torch-neuron", "torch_neuronx": "torch-neuronx"}
 
 
@@ -261,15 +261,7 @@ class TorchReplica(Replica):
             onnx = OnnxReplica(artifact, group, options)
             self._run, self._close = onnx.run, onnx.close
         elif engine == "openvino":
-            import openvino as ov
-
-            compiled = ov.Core().compile_model(path, "CPU", {
-                "INFERENCE_PRECISION_HINT": load["precision_hint"],
-                "INFERENCE_NUM_THREADS": group.size,   # a cpu core group is this replica's thread budget
-                "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"})
-            self.precision = _openvino_precision(compiled, load["precision_hint"])
-            request = compiled.create_infer_request()
-            self._run = lambda inputs: [request.infer(list(inputs))[o] for o in compiled.outputs]
+            self._run, self.precision = openvino_runner(path, load["precision_hint"], group.size)
         else:
             import torch
 
