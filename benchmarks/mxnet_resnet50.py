@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from neuronkit.bench import measure  # noqa: E402
+from neuronkit.bench import measure, peer_report  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -146,26 +146,9 @@ def main(argv=None) -> int:
             run(precision, "peer", "MXNet AMP bf16 (convert_hybrid_block)", mxnet_amp_bf16)
             run(precision, "peer", "OpenVINO direct, bf16 hint", openvino_direct("bf16"))
 
+    report, summary = peer_report(rows, args.batches)
     print()
-    print("| precision | configuration | " + " | ".join(f"b{b} img/s" for b in args.batches) + " | "
-          + " | ".join(f"b{b} vs best peer" for b in args.batches) + " |")
-    print("|" + "---|" * (2 + 2 * len(args.batches)))
-    summary = []
-    for precision in args.precisions:
-        peers = [r for r in rows if r[0] == precision and r[1] == "peer"]
-        ours = [r for r in rows if r[0] == precision and r[1] == "neuronkit"]
-        best_peer = {b: max((r[3][b] for r in peers), default=0.0) for b in args.batches}
-        for _, _kind, name, speeds in ours + peers:
-            ratios = " | ".join(f"{speeds[b] / best_peer[b]:.2f}x" if best_peer[b] else "-" for b in args.batches)
-            print(f"| {precision} | {name} | " + " | ".join(f"{speeds[b]:.1f}" for b in args.batches)
-                  + f" | {ratios} |")
-        if ours and peers:
-            best_ours = {b: max(r[3][b] for r in ours) for b in args.batches}
-            summary.append({"precision": precision, "neuronkit_best": best_ours, "best_peer": best_peer})
-    print()
-    for s in summary:
-        print(f"{s['precision']}: neuronkit best / best peer = " + ", ".join(
-            f"b{b} {s['neuronkit_best'][b] / s['best_peer'][b]:.2f}x" for b in args.batches))
+    print(report)
     if args.json:
         Path(args.json).write_text(json.dumps({"threads": threads, "seconds": args.seconds, "rows": [
             {"precision": p, "kind": k, "name": n, "images_per_second": {str(b): v for b, v in s.items()}}

@@ -85,3 +85,32 @@ def table(results: Sequence[BenchResult], baseline: str | None = None) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def peer_report(rows: Sequence[tuple], batches: Sequence[int]) -> tuple[str, list]:
+    """A markdown table comparing neuronkit with its peers, and a summary per precision.
+
+    :param rows: ``(precision, kind, name, {batch: items/s})`` with ``kind`` ``"neuronkit"`` or ``"peer"``.
+    :return: the table (each row's throughput with its ratio to the best peer at the same precision and
+        batch) and ``[{"precision", "neuronkit_best", "best_peer"}]`` for the precisions both sides ran.
+    """
+    lines = ["| precision | configuration | " + " | ".join(f"b{b} img/s" for b in batches) + " | "
+             + " | ".join(f"b{b} vs best peer" for b in batches) + " |",
+             "|" + "---|" * (2 + 2 * len(batches))]
+    summary = []
+    for precision in dict.fromkeys(r[0] for r in rows):
+        peers = [r for r in rows if r[0] == precision and r[1] == "peer"]
+        ours = [r for r in rows if r[0] == precision and r[1] == "neuronkit"]
+        best_peer = {b: max((r[3][b] for r in peers), default=0.0) for b in batches}
+        for _, _kind, name, speeds in ours + peers:
+            figures = " | ".join(f"{speeds[b]:.1f}" for b in batches)
+            ratios = " | ".join(f"{speeds[b] / best_peer[b]:.2f}x" if best_peer[b] else "-" for b in batches)
+            lines.append(f"| {precision} | {name} | {figures} | {ratios} |")
+        if ours and peers:
+            summary.append({"precision": precision, "best_peer": best_peer,
+                            "neuronkit_best": {b: max(r[3][b] for r in ours) for b in batches}})
+    lines.append("")
+    for s in summary:
+        lines.append(f"{s['precision']}: neuronkit best / best peer = " + ", ".join(
+            f"b{b} {s['neuronkit_best'][b] / s['best_peer'][b]:.2f}x" for b in batches))
+    return "\n".join(lines), summary

@@ -71,3 +71,14 @@ def test_tiny_onnx_model_agrees_with_numpy():
     w = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     with neuronkit.load(neuronkit.compile(model, example_inputs=x)) as rt:
         np.testing.assert_allclose(rt(x), np.maximum(x @ w["w1"], 0) @ w["w2"], rtol=1e-5)
+
+
+def test_peer_report_compares_with_the_best_peer_at_each_precision_and_batch():
+    from neuronkit.bench import peer_report
+
+    rows = [("fp32", "neuronkit", "ours", {1: 30.0, 8: 40.0}), ("fp32", "peer", "a", {1: 20.0, 8: 50.0}),
+            ("fp32", "peer", "b", {1: 25.0, 8: 10.0}), ("bf16", "peer", "c", {1: 9.0, 8: 9.0})]
+    text, summary = peer_report(rows, [1, 8])
+    assert "| fp32 | ours | 30.0 | 40.0 | 1.20x | 0.80x |" in text
+    assert summary == [{"precision": "fp32", "best_peer": {1: 25.0, 8: 50.0}, "neuronkit_best": {1: 30.0, 8: 40.0}}]
+    assert "fp32: neuronkit best / best peer = b1 1.20x, b8 0.80x" in text
