@@ -193,8 +193,7 @@ def predict(artifact, inputs, cores, top, output):
         raise click.UsageError(f"the model takes {len(art.inputs)} input(s), got {len(inputs)}")
     arrays = [np.load(path) if path.endswith(".npy") else load_image(path, spec, art.manifest.preprocess)
               for path, spec in zip(inputs, art.inputs, strict=False)]
-    core_spec = int(cores) if cores and cores.isdigit() else cores
-    with load(art, cores=core_spec) as rt:
+    with load(art, cores=_core_spec(cores)) as rt:
         result = rt(arrays)
     first = result[0] if isinstance(result, tuple) else result
     if output:
@@ -242,8 +241,7 @@ def bench(artifact, batch, seconds, cores, group_size, threads, as_json):
         dtype = np.dtype(spec.dtype)
         inputs.append(rng.standard_normal(shape).astype(dtype) if dtype.kind == "f"
                       else rng.integers(0, 2, shape).astype(dtype))
-    core_spec = int(cores) if cores and cores.isdigit() else cores
-    with load(art, cores=core_spec, group_size=group_size) as rt:
+    with load(art, cores=_core_spec(cores), group_size=group_size) as rt:
         result = measure(f"{art.backend}/{art.manifest.engine or art.target}", rt, inputs, batch, seconds,
                          threads=threads or 2 * rt.replicas)
         groups = [str(g) for g in rt.groups]
@@ -276,6 +274,11 @@ def selftest(framework, targets, as_json):
         console.print(table)
     if any(r["status"] == "FAIL" for r in rows):
         sys.exit(1)
+
+
+def _core_spec(cores):
+    """``--cores 2`` is a count, ``--cores 0-3`` indices (as ``neuronkit.load`` reads them)."""
+    return int(cores) if cores and cores.isdigit() else cores
 
 
 def main():

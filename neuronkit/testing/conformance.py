@@ -156,6 +156,5 @@ class BackendConformance:
 
 
 def _framework_modules(framework: str) -> set:
-    """The one framework a backend may import (one framework per process)."""
-    return {"torch": {"torch"}, "tf": {"tensorflow"}, "mxnet": {"mxnet"}}.get(
-        neuronkit.plugins.find_backend(framework).name, set())
+    """The one framework a backend may import (one framework per process): what its spec requires."""
+    return set(neuronkit.plugins.find_backend(framework).requires)
