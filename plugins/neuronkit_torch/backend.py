@@ -1,6 +1,7 @@
 """Compile and load PyTorch models: host engines on the cpu target, the Neuron SDK on inf1/inf2/trn1.
 
-cpu engines (measured on this project's 2-core AMX machine, see docs/performance.md):
+cpu engines (defaults from the figures environment.md measured on the project's 2-core AMX machine;
+this session's own, on an AVX2-only host, are in docs/performance.md):
 - ``onnxruntime``: ``torch.onnx.export`` with a free batch axis, then the ONNX backend's
   optimisation and sessions. The fastest fp32 engine measured, so the fp32 default.
 - ``openvino``: ``openvino.convert_model`` from the module, saved as IR with fp32 weights; the
