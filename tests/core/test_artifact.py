@@ -126,7 +126,7 @@ def test_failed_save_keeps_the_old_artifact(numpy_backend, weights, tmp_path, mo
         raise OSError("disk full")
 
     monkeypatch.setattr(shutil if directory else zf_module.ZipFile, "copyfile" if directory else "write", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ArtifactError, match="disk full"):
         new.save(dest, directory=directory)
     monkeypatch.undo()
     assert neuronkit.open_artifact(dest).manifest == before
