@@ -100,7 +100,7 @@ class Manifest:
             flags=tuple(data["precision"]["flags"]),
             inputs=tuple(TensorSpec.from_dict(t) for t in sig["inputs"]),
             outputs=tuple(TensorSpec.from_dict(t) for t in sig["outputs"]),
-            batch_size=sig["batch_size"],
+            batch_size=sig.get("batch_size"),
             dynamic_batch=sig["dynamic_batch"],
             batch_axis=sig.get("batch_axis", 0),
             pipeline_cores=data["pipeline_cores"],
@@ -153,7 +153,8 @@ def validate_manifest(data) -> None:
         _expect(isinstance(component.get("name"), str), f"{part}.name", "a string", component.get("name"))
         _expect(isinstance(component.get("version", ""), str), f"{part}.version", "a string",
                 component.get("version"))
-    _expect(data.get("target") in TARGETS, "target", f"one of {', '.join(TARGETS)}", data.get("target"))
+    target = data.get("target")
+    _expect(isinstance(target, str) and target in TARGETS, "target", f"one of {', '.join(TARGETS)}", target)
     precision = _object(data, "precision")
     _expect(precision.get("preset") in _PRESETS, "precision.preset", f"one of {', '.join(_PRESETS)}",
             precision.get("preset"))

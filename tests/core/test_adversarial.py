@@ -1,0 +1,428 @@
+"""Adversarial cases from issue #13: hostile or damaged artifacts, killed saves, odd inputs.
+
+Every case must end in the right result or in a NeuronkitError subclass with a next step; never a
+raw traceback, lost user data or a silently wrong answer. Property-based where the input space is
+large; each property runs a bounded number of examples so the suite stays well under a minute.
+"""
+
+import copy
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import neuronkit
+from neuronkit import ArtifactError, NeuronkitError
+from neuronkit.artifact import MANIFEST, MAX_MANIFEST_BYTES
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+WEIGHTS = np.arange(12, dtype=np.float32).reshape(4, 3)
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    """One saved artifact file (the numpy test backend), its bytes and its manifest."""
+    from conftest import NumpyPlugin
+
+    from neuronkit import plugins
+
+    plugins.register(NumpyPlugin(), name="adversarial-numpy")
+    try:
+        path = neuronkit.compile(WEIGHTS, "numpy-test").save(tmp_path_factory.mktemp("good") / "m.nk")
+    finally:
+        plugins.unregister("adversarial-numpy")
+    with zipfile.ZipFile(path) as zf:
+        entries = {i.filename: zf.read(i.filename) for i in zf.infolist()}
+    return path.read_bytes(), entries, json.loads(entries[MANIFEST])
+
+
+def write_zip(path, entries, compression=zipfile.ZIP_STORED):
+    """Write ``entries`` (a list of (name, bytes), duplicates allowed) as a zip archive."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about duplicate names, which some cases want
+        with zipfile.ZipFile(path, "w", compression) as zf:
+            for name, data in entries:
+                zf.writestr(name, data)
+    return path
+
+
+def as_directory(tmp_path, entries, manifest=None):
+    root = tmp_path / "art"
+    root.mkdir()
+    for name, data in entries.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    if manifest is not None:
+        (root / MANIFEST).write_text(json.dumps(manifest))
+    return root
+
+
+def opens_or_refuses(path):
+    """Open ``path``: the manifest, or None when refused with an ArtifactError (anything else fails)."""
+    try:
+        return neuronkit.open_artifact(path).manifest
+    except ArtifactError as exc:
+        message = str(exc)
+        assert len(message) < 600, message
+        return None
+
+
+# -- 1. silently wrong: see test_big_endian_* below, with the runtime cases
+
+# -- 2. save() replaces only an artifact
+
+@pytest.mark.parametrize("kind", ["zip", "docx", "text-with-empty-zip-record", "dir-with-stray-manifest"])
+def test_save_never_replaces_something_that_is_not_an_artifact(good, tmp_path, kind):
+    art = neuronkit.open_artifact(write_zip(tmp_path / "src.nk", good[1].items()))
+    if kind == "zip":
+        dest = write_zip(tmp_path / "photos.zip", [("cat.jpg", b"\xff\xd8 a photo")])
+    elif kind == "docx":
+        dest = write_zip(tmp_path / "report.docx", [("[Content_Types].xml", b"<xml/>"), ("word/doc.xml", b"<w/>")])
+    elif kind == "text-with-empty-zip-record":  # is_zipfile() says yes to any file ending like this
+        dest = tmp_path / "notes.txt"
+        dest.write_bytes(b"my notes\n" + b"PK\x05\x06" + b"\0" * 18)
+    else:
+        dest = tmp_path / "project"
+        dest.mkdir()
+        (dest / MANIFEST).write_text(json.dumps(good[2]))
+        (dest / "thesis.tex").write_text("years of work")
+    before = {p: p.read_bytes() for p in [dest, *dest.rglob("*")] if p.is_file()}
+    with pytest.raises(ArtifactError, match=f"{dest.name} exists and is not a neuronkit artifact.*choose another"):
+        art.save(dest, directory=dest.is_dir())
+    assert {p: p.read_bytes() for p in [dest, *dest.rglob("*")] if p.is_file()} == before
+
+
+@pytest.mark.parametrize("directory", [False, True])
+def test_save_replaces_an_artifact_of_the_same_form(good, tmp_path, directory):
+    art = neuronkit.open_artifact(write_zip(tmp_path / "src.nk", good[1].items()))
+    dest = art.save(tmp_path / "out", directory=directory)
+    assert art.save(dest, directory=directory) == dest
+    assert neuronkit.open_artifact(dest).manifest == art.manifest
+
+
+def test_save_errors_are_artifact_errors_with_a_next_step(good, tmp_path):
+    art = neuronkit.open_artifact(write_zip(tmp_path / "src.nk", good[1].items()))
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ArtifactError, match="could not save the artifact.*choose a folder you can write to"):
+        art.save(tmp_path / "a-file" / "m.nk")
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(ArtifactError, match="could not save"):
+            art.save(locked / "m.nk")
+
+
+# -- 3. a killed save loses nothing and leaves nothing behind
+
+KILL_AT = textwrap.dedent("""
+    import os, sys, zipfile, neuronkit
+    from neuronkit import artifact
+    src, dest, directory, step = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+    art = neuronkit.open_artifact(src)
+    calls = []
+    real_replace = os.replace
+    def replace(a, b):
+        calls.append(a)
+        if step == f"replace{len(calls)}":
+            os._exit(9)   # killed: no handler runs
+        real_replace(a, b)
+    def write(*args, **kwargs):
+        os._exit(9)
+    artifact.os.replace = replace
+    if step == "write":
+        zipfile.ZipFile.write = write
+        artifact.shutil.copyfile = write
+    art.save(dest, directory=directory)
+""")
+
+
+@pytest.mark.parametrize("directory,step", [(True, "replace1"), (True, "replace2"), (True, "write"),
+                                            (False, "replace1"), (False, "write")])
+def test_a_save_killed_at_any_step_keeps_an_artifact_and_its_leftovers_are_cleaned(good, tmp_path, directory, step):
+    src = write_zip(tmp_path / "src.nk", good[1].items())
+    art = neuronkit.open_artifact(src)
+    dest = art.save(tmp_path / "m", directory=directory)
+    done = subprocess.run([sys.executable, "-c", KILL_AT, str(src), str(dest), "1" if directory else "0", step],
+                          capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+    assert neuronkit.open_artifact(dest).manifest == art.manifest  # restored if it was set aside
+    art.save(dest, directory=directory)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "src.nk"]  # no .tmp-/.old- leftovers
+
+
+def test_leftovers_of_a_save_still_running_are_left_alone(good, tmp_path):
+    src = write_zip(tmp_path / "src.nk", good[1].items())
+    live = tmp_path / f".m.nk.tmp-{os.getpid()}-0123abcd"   # this process: alive
+    live.write_bytes(b"being written")
+    neuronkit.open_artifact(src).save(tmp_path / "m.nk")
+    assert live.exists()
+
+
+# -- 4. the manifest is validated against the schema
+
+BAD_VALUES = [
+    ("schema_version", 0), ("schema_version", "1"), ("pipeline_cores", -3), ("pipeline_cores", 1.5),
+    ("signature.dynamic_batch", "false"), ("target", 5), ("target", "gpu"), ("signature.batch_size", 0),
+    ("signature.batch_size", -1), ("signature.batch_size", "3"), ("signature.inputs.0.dtype", "<U3"),
+    ("signature.inputs.0.dtype", "object"), ("signature.inputs.0.shape", [-1, 4]), ("signature.inputs", []),
+    ("signature.inputs.0.name", ""), ("precision.preset", "int4"), ("precision.flags", "--x"),
+    ("backend", "numpy"), ("backend.name", None), ("files.w.npy.size", "12"), ("files.w.npy.sha256", "abc"),
+    ("report.ops_total", -1), ("report.compile_seconds", "fast"), ("load", []), ("preprocess", {"layout": "X"}),
+    ("signature.batch_axis", 9), ("framework", {"name": 1}),
+]
+
+
+def set_path(manifest, dotted, value):
+    keys = dotted.replace("w.npy", "w\0npy").split(".")
+    node = manifest
+    for key in keys[:-1]:
+        key = key.replace("\0", ".")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    last = keys[-1].replace("\0", ".")
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+@pytest.mark.parametrize("dotted,value", BAD_VALUES, ids=[f"{k}={v!r}" for k, v in BAD_VALUES])
+@pytest.mark.parametrize("form", ["file", "directory"])
+def test_badly_typed_manifest_values_are_refused_naming_the_field(good, tmp_path, dotted, value, form):
+    manifest = copy.deepcopy(good[2])
+    set_path(manifest, dotted, value)
+    entries = {**good[1], MANIFEST: json.dumps(manifest).encode()}
+    path = write_zip(tmp_path / "m.nk", entries.items()) if form == "file" else as_directory(tmp_path, entries)
+    with pytest.raises(ArtifactError, match=f"{MANIFEST} is invalid: .*must be|no integer schema_version"):
+        neuronkit.open_artifact(path)
+
+
+def _leaf_paths(node, prefix=()):
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    paths = [prefix] if prefix else []
+    for key, value in items:
+        paths += _leaf_paths(value, prefix + (key,))
+    return paths
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+                           | st.text(max_size=8), lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+
+
+@FAST
+@given(data=st.data())
+def test_any_edit_of_the_manifest_opens_or_is_an_artifact_error(good, tmp_path_factory, data):
+    manifest = copy.deepcopy(good[2])
+    where = data.draw(st.sampled_from(_leaf_paths(manifest)))
+    node = manifest
+    for key in where[:-1]:
+        node = node[key]
+    if data.draw(st.booleans()) and isinstance(node, dict):
+        del node[where[-1]]
+    else:
+        node[where[-1]] = data.draw(json_values)
+    root = tmp_path_factory.mktemp("edit")
+    for name, blob in good[1].items():
+        (root / name).write_bytes(blob)
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    opened = opens_or_refuses(root)
+    if opened is not None:  # what opens must be usable by the core: a describable signature, sane numbers
+        assert opened.pipeline_cores >= 1 and all(t.describe() for t in opened.inputs)
+
+
+# -- 5. duplicate names
+
+@pytest.mark.parametrize("duplicate", ["w.npy", MANIFEST])
+def test_archives_with_duplicate_names_are_refused(good, tmp_path, duplicate):
+    entries = list(good[1].items())
+    hostile = (duplicate, b"hostile first copy")
+    path = write_zip(tmp_path / "m.nk", [hostile, *entries])
+    with pytest.raises(ArtifactError, match="two entries named"):
+        neuronkit.open_artifact(path)
+
+
+# -- 6. the directory form follows the one-file form's rules
+
+def test_directory_form_refuses_a_link_to_a_file_outside(good, tmp_path):
+    root = as_directory(tmp_path, good[1])
+    outside = tmp_path / "outside.npy"
+    shutil.move(root / "w.npy", outside)
+    (root / "w.npy").symlink_to(outside)  # same bytes, so only the link itself is wrong
+    with pytest.raises(ArtifactError, match="symbolic link; refused"):
+        neuronkit.open_artifact(root)
+
+
+def test_directory_form_refuses_a_linked_folder_and_unlisted_files(good, tmp_path):
+    root = as_directory(tmp_path, good[1])
+    (root / "extra.bin").write_bytes(b"x")
+    with pytest.raises(ArtifactError, match=r"unexpected: \['extra.bin'\]"):
+        neuronkit.open_artifact(root)
+    (root / "extra.bin").unlink()
+    (root / "sub").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ArtifactError, match="'sub' is a symbolic link"):
+        neuronkit.open_artifact(root)
+
+
+def test_directory_form_refuses_a_fifo_inside(good, tmp_path):
+    root = as_directory(tmp_path, good[1])
+    os.mkfifo(root / "pipe")
+    with pytest.raises(ArtifactError, match="not a regular file"):
+        neuronkit.open_artifact(root)
+
+
+# -- 7. resource exhaustion
+
+def test_an_entry_larger_than_declared_is_refused_before_it_is_written(good, tmp_path, monkeypatch):
+    manifest = copy.deepcopy(good[2])
+    manifest["files"]["w.npy"]["size"] = 10
+    big = b"\0" * (64 << 20)  # deflates to ~64 kB
+    path = write_zip(tmp_path / "m.nk", [(MANIFEST, json.dumps(manifest)), ("w.npy", big)], zipfile.ZIP_DEFLATED)
+    written = []
+    real_open = zipfile.ZipFile.open
+    def spy(self, entry, *args, **kwargs):
+        written.append(getattr(entry, "filename", entry))
+        return real_open(self, entry, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    with pytest.raises(ArtifactError, match="67,108,864 bytes in the archive but 10 in the manifest"):
+        neuronkit.open_artifact(path)
+    assert "w.npy" not in written  # not one byte of the entry was inflated
+
+
+def _patch_central(raw: bytes, name: bytes, offset: int, value: bytes) -> bytes:
+    """Overwrite one field of the central-directory record of entry ``name`` (zipfile trusts these)."""
+    raw = bytearray(raw)
+    start = raw.find(b"PK\x01\x02")
+    while start != -1:
+        if raw[start + 46:start + 46 + len(name)] == name:
+            raw[start + offset:start + offset + len(value)] = value
+        start = raw.find(b"PK\x01\x02", start + 1)
+    return bytes(raw)
+
+
+def test_a_header_that_understates_the_size_is_caught_by_the_checksum(good, tmp_path):
+    blob = good[1]["w.npy"]
+    manifest = copy.deepcopy(good[2])
+    manifest["files"]["w.npy"]["size"] = len(blob) - 8  # agrees with the lying header: only the bytes can tell
+    path = write_zip(tmp_path / "m.nk", [(MANIFEST, json.dumps(manifest)), ("w.npy", blob)])
+    path.write_bytes(_patch_central(path.read_bytes(), b"w.npy", 24, struct.pack("<I", len(blob) - 8)))
+    with pytest.raises(ArtifactError, match="damaged|checksum mismatch"):
+        neuronkit.open_artifact(path)
+
+
+@pytest.mark.parametrize("form", ["file", "directory"])
+def test_a_huge_manifest_is_refused_without_reading_it(good, tmp_path, form):
+    huge = b" " * (MAX_MANIFEST_BYTES + 1) + json.dumps(good[2]).encode()
+    entries = {**good[1], MANIFEST: huge}
+    if form == "file":
+        path = write_zip(tmp_path / "m.nk", entries.items(), zipfile.ZIP_DEFLATED)
+    else:
+        path = as_directory(tmp_path, entries)
+    with pytest.raises(ArtifactError, match="far larger than any real"):
+        neuronkit.open_artifact(path)
+
+
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path):
+    fifo = tmp_path / "model.nk"
+    os.mkfifo(fifo)
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(opens_or_refuses(fifo)), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive() and outcome == [None]
+    from click.testing import CliRunner
+
+    from neuronkit.cli import cli
+
+    out = CliRunner().invoke(cli, ["inspect", str(fifo)])
+    assert out.exit_code == 1 and "not a regular file" in out.output
+
+
+def test_many_unexpected_entries_give_a_short_message(good, tmp_path):
+    entries = list(good[1].items()) + [(f"junk/{i}", b"") for i in range(20000)]
+    with pytest.raises(ArtifactError, match=r"… 19995 more") as caught:
+        neuronkit.open_artifact(write_zip(tmp_path / "m.nk", entries))
+    assert len(str(caught.value)) < 500
+
+
+# -- zip header damage and odd manifests: ArtifactError, never a raw traceback
+
+@pytest.mark.parametrize("field,offset,value", [
+    ("compression method 99", 10, struct.pack("<H", 99)),
+    ("encrypted flag", 8, struct.pack("<H", 0x1)),
+    ("compressed patched data (bit 5)", 8, struct.pack("<H", 0x20)),
+    ("zip version 9.9", 6, struct.pack("<H", 99)),
+])
+def test_zip_header_damage_is_an_artifact_error(good, tmp_path, field, offset, value):
+    path = tmp_path / "m.nk"
+    path.write_bytes(_patch_central(good[0], b"w.npy", offset, value))
+    with pytest.raises(ArtifactError, match="encrypted|compression|zip version|damaged"):
+        neuronkit.open_artifact(path)
+
+
+def test_an_empty_entry_name_is_an_artifact_error(good, tmp_path):
+    nameless = zipfile.ZipInfo("x")
+    nameless.filename = ""  # zipfile writes it, but cannot read it back without IndexError
+    path = write_zip(tmp_path / "m.nk", [*good[1].items(), (nameless, b"x")])
+    with pytest.raises(ArtifactError, match="empty name|not a plain relative path"):
+        neuronkit.open_artifact(path)
+
+
+@pytest.mark.parametrize("name", ["./w.npy", "a//b", "dir/", "a/./b"])
+def test_unusual_spellings_of_names_are_refused_or_harmless(good, tmp_path, name):
+    path = write_zip(tmp_path / "m.nk", [*good[1].items(), (name, b"x")])
+    opened = opens_or_refuses(path)
+    assert opened is None or (name.endswith("/") and opened == neuronkit.Manifest.from_dict(good[2]))
+
+
+def test_a_deeply_nested_manifest_is_an_artifact_error(good, tmp_path):
+    entries = {**good[1], MANIFEST: b"[" * 200_000 + b"]" * 200_000}
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        neuronkit.open_artifact(write_zip(tmp_path / "m.nk", entries.items()))
+
+
+def test_a_manifest_that_is_a_folder_is_an_artifact_error(good, tmp_path):
+    root = as_directory(tmp_path, {k: v for k, v in good[1].items() if k != MANIFEST})
+    (root / MANIFEST).mkdir()
+    with pytest.raises(ArtifactError, match="not a file"):
+        neuronkit.open_artifact(root)
+
+
+@FAST
+@given(position=st.integers(0, 10**9), bit=st.integers(0, 7))
+def test_a_flipped_bit_anywhere_opens_identically_or_is_an_artifact_error(good, tmp_path_factory, position, bit):
+    raw = bytearray(good[0])
+    raw[position % len(raw)] ^= 1 << bit
+    path = tmp_path_factory.mktemp("flip") / "m.nk"
+    path.write_bytes(bytes(raw))
+    opened = opens_or_refuses(path)
+    if opened is not None:  # the flip hit bytes nobody reads (a timestamp, an unused field)
+        assert opened == neuronkit.Manifest.from_dict(good[2])
+
+
+def test_model_file_given_as_artifact_says_how_to_compile_it(tmp_path):
+    from click.testing import CliRunner
+
+    from neuronkit.cli import cli
+
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"\x08\x08 an onnx protobuf")
+    out = CliRunner().invoke(cli, ["inspect", str(model)])
+    assert out.exit_code == 1
+    assert "a model file for the onnx backend, not a neuronkit artifact" in out.output
+    assert "neuronkit compile" in out.output and "truncated" not in out.output
+
+
+def test_every_refusal_is_a_neuronkit_error():
+    assert issubclass(ArtifactError, NeuronkitError)
