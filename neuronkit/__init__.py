@@ -23,6 +23,7 @@ from .errors import (  # noqa: E402
     InputError,
     NeuronkitError,
     PluginError,
+    RuntimeClosed,
 )
 from .hookspecs import hookimpl  # noqa: E402
 from .interfaces import Compiler, CompileRequest, CompileResult, Replica  # noqa: E402
@@ -34,5 +35,5 @@ __all__ = [
     "Artifact", "ArtifactError", "BackendNotFound", "BackendSpec", "BackendUnavailable", "CompileError",
     "CompileReport", "CompileRequest", "CompileResult", "Compiler", "Component", "CoreGroup", "CoreSpecError",
     "IncompatibleArtifact", "InputError", "Manifest", "NeuronkitError", "PluginError", "Preprocess", "Replica",
-    "Runtime", "TensorSpec", "compile", "get_backends", "hookimpl", "load", "open_artifact",
+    "Runtime", "RuntimeClosed", "TensorSpec", "compile", "get_backends", "hookimpl", "load", "open_artifact",
 ]

@@ -158,10 +158,15 @@ def load(
     try:
         for group in groups:
             replicas.append(replica_cls(art, group, options))
-    except BaseException:
+    except BaseException as exc:
         for replica in replicas:
             replica.close()
-        raise
+        if isinstance(exc, NeuronkitError) or not isinstance(exc, Exception):
+            raise
+        # Not a traceback from deep inside a framework: say which backend, which cores, and what to try.
+        raise NeuronkitError(f"the {spec.name} backend could not load this artifact on cores {group} "
+                             f"({type(exc).__name__}: {str(exc)[:300]}); if the artifact was altered or written by "
+                             f"another version of the backend, compile the model again") from exc
     return Runtime(art, groups, replicas)
 
 

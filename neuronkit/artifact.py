@@ -312,7 +312,8 @@ class Artifact:
     def file(self, name: str) -> Path:
         """The path of one of the artifact's files."""
         if name not in self.manifest.files:
-            raise ArtifactError(f"artifact has no file {name!r}; it has {sorted(self.manifest.files)}")
+            raise ArtifactError(f"artifact has no file {_short(name)}; it has {_short_list(self.manifest.files)}: it "
+                                f"was altered, or its backend is broken: compile the model again")
         return self.root / name
 
     def __repr__(self) -> str:

@@ -38,3 +38,7 @@ class CoreSpecError(NeuronkitError):
 
 class InputError(NeuronkitError, ValueError):
     """Inputs do not match the artifact's signature."""
+
+
+class RuntimeClosed(NeuronkitError):
+    """A call reached a :class:`~neuronkit.Runtime` after :meth:`~neuronkit.Runtime.close`."""

@@ -5,6 +5,10 @@ replica never oversubscribes its cores. Inputs are checked against the manifest 
 framework code runs. A model compiled for a fixed batch N that allows dynamic batching is fed
 any batch: the batch is cut into chunks of N (the last one padded), the chunks run in parallel
 over the replicas, and the outputs are joined and trimmed.
+
+Closing: :meth:`Runtime.close` refuses new calls at once, waits for the calls already running to
+finish (their callers get their results), then releases the replicas. Any call after that raises
+:class:`~neuronkit.errors.RuntimeClosed`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 
 from .artifact import Artifact
 from .cores import CoreGroup
-from .errors import InputError, NeuronkitError
+from .errors import InputError, NeuronkitError, RuntimeClosed
 from .interfaces import Replica
 
 Inputs = np.ndarray | Sequence | Mapping
@@ -40,6 +44,8 @@ class Runtime:
         self.groups = tuple(groups)
         self._slots = [_Slot(r) for r in replicas]
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when the last running call ends
+        self._running = 0
         self._turn = itertools.count()
         self._pool = None
         self._closed = False
@@ -68,11 +74,17 @@ class Runtime:
         self.close()
 
     def close(self) -> None:
-        """Release every replica (and with them the cores). Safe to call twice."""
+        """Release every replica (and with them the cores). Safe to call twice, from any thread.
+
+        New calls are refused from the moment ``close`` starts (:class:`RuntimeClosed`); calls
+        already running finish normally, and ``close`` returns once they have and every replica
+        is released. Do not call it from inside a call to this Runtime: it would wait for itself.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            self._idle.wait_for(lambda: self._running == 0)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         for slot in self._slots:
@@ -88,15 +100,23 @@ class Runtime:
 
         :return: an array when the model has one output, else a tuple in signature order.
         """
-        if self._closed:
-            raise NeuronkitError("this Runtime is closed; load the artifact again")
-        arrays = self.check_inputs(inputs)
-        m = self.artifact.manifest
-        n = arrays[0].shape[0] if m.inputs[0].shape else 0
-        if m.batch_size is None or n == m.batch_size:
-            outputs = self._dispatch(arrays)
-        else:
-            outputs = self._run_chunks(arrays, n, m.batch_size)
+        with self._lock:
+            if self._closed:
+                raise RuntimeClosed("this Runtime is closed; load the artifact again (neuronkit.load) to run it")
+            self._running += 1
+        try:
+            arrays = self.check_inputs(inputs)
+            m = self.artifact.manifest
+            n = arrays[0].shape[0] if m.inputs[0].shape else 0
+            if m.batch_size is None or n == m.batch_size:
+                outputs = self._dispatch(arrays)
+            else:
+                outputs = self._run_chunks(arrays, n, m.batch_size)
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    self._idle.notify_all()
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def check_inputs(self, inputs: Inputs) -> list:
@@ -113,11 +133,19 @@ class Runtime:
         else:
             given = [inputs]
         if len(given) != len(specs):
-            raise InputError(f"got {len(given)} input(s), the model takes {len(specs)}: {self._signature()}")
+            hint = ""
+            if len(specs) == 1 and isinstance(inputs, (list, tuple)):
+                hint = (f"; a list or tuple is read as one array per input, so to pass {len(given)} rows as one "
+                        f"batch, stack them: rt(np.stack(rows))")
+            raise InputError(f"got {len(given)} input(s), the model takes {len(specs)}: {self._signature()}{hint}")
         arrays = []
         m = self.artifact.manifest
-        for spec, value in zip(specs, given, strict=False):
-            array = np.asarray(value)
+        for spec, dtype, value in zip(specs, self._dtypes, given, strict=False):
+            try:
+                array = np.asarray(value)
+            except (ValueError, TypeError) as exc:  # ragged nested lists, objects numpy cannot convert
+                raise InputError(f"input {spec.name!r} is not an array ({exc}); pass a numpy array shaped like "
+                                 f"{spec.describe()}") from None
             if array.dtype.name != spec.dtype:
                 raise InputError(f"input {spec.name!r} has dtype {array.dtype.name}, expected {spec.dtype} "
                                  f"(convert with .astype('{spec.dtype}')); signature: {self._signature()}")
@@ -131,7 +159,8 @@ class Runtime:
                                      f"{spec.describe()} (axis {axis} must be {want}"
                                      f"{'' if axis else '; this artifact was compiled without dynamic batch'}); "
                                      f"signature: {self._signature()}")
-            arrays.append(np.ascontiguousarray(array))
+            # dtype.name ignores byte order: '>f4' is "float32" too, and backends read native order only.
+            arrays.append(np.ascontiguousarray(array, dtype=dtype.newbyteorder("=")))
         batches = {a.shape[0] for a in arrays if a.ndim}
         if len(batches) > 1:
             raise InputError(f"inputs disagree on the batch size {[a.shape[0] for a in arrays]}; "

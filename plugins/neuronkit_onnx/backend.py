@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from neuronkit import Compiler, CompileReport, CompileResult, Component, Replica, TensorSpec
-from neuronkit.errors import CompileError
+from neuronkit.errors import ArtifactError, CompileError
 
 MODEL_FILE = "model.onnx"
 SAVE_LEVEL = "ORT_ENABLE_EXTENDED"
@@ -82,6 +82,11 @@ class OnnxReplica(Replica):
         self._names = [t.name for t in artifact.inputs]
         self._session = ort.InferenceSession(str(artifact.file(artifact.manifest.load["model"])), so,
                                              providers=["CPUExecutionProvider"])
+        found = ([i.name for i in self._session.get_inputs()], [o.name for o in self._session.get_outputs()])
+        listed = (self._names, [t.name for t in artifact.outputs])
+        if sorted(found[0]) != sorted(listed[0]) or found[1] != listed[1]:
+            raise ArtifactError(f"the ONNX model's inputs {found[0]} and outputs {found[1]} differ from the manifest's "
+                                f"{listed[0]} and {listed[1]}; the artifact was altered: compile the model again")
 
     def run(self, inputs):
         return self._session.run(None, dict(zip(self._names, inputs, strict=False)))

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neuronkit
-from neuronkit import ArtifactError, NeuronkitError
+from neuronkit import ArtifactError, InputError, NeuronkitError, RuntimeClosed
 from neuronkit.artifact import MANIFEST, MAX_MANIFEST_BYTES
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -426,3 +426,157 @@ def test_model_file_given_as_artifact_says_how_to_compile_it(tmp_path):
 
 def test_every_refusal_is_a_neuronkit_error():
     assert issubclass(ArtifactError, NeuronkitError)
+
+
+# -- predict inputs: byte order, generated values, closing while other threads run
+
+def add_one_model(elem_type):
+    """An ONNX model y = x + 1 over a [N, 3] input of ``elem_type``."""
+    from onnx import helper, numpy_helper
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    one = numpy_helper.from_array(np.ones(3, tensor_dtype_to_np_dtype(elem_type)), "one")
+    graph = helper.make_graph([helper.make_node("Add", ["x", "one"], ["y"])], "add",
+                              [helper.make_tensor_value_info("x", elem_type, ["N", 3])],
+                              [helper.make_tensor_value_info("y", elem_type, ["N", 3])], [one])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.fixture(scope="module")
+def onnx_runtimes():
+    from onnx import TensorProto
+
+    runtimes = {dtype: neuronkit.load(neuronkit.compile(add_one_model(elem)))
+                for dtype, elem in (("float32", TensorProto.FLOAT), ("int64", TensorProto.INT64),
+                                    ("float64", TensorProto.DOUBLE))}
+    yield runtimes
+    for rt in runtimes.values():
+        rt.close()
+
+
+@FAST
+@given(dtype=st.sampled_from(["float32", "int64", "float64"]), rows=st.integers(1, 5),
+       seed=st.integers(0, 2**32 - 1))
+def test_big_endian_inputs_give_the_same_outputs_as_native_ones(onnx_runtimes, dtype, rows, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, 3)) * 1000).astype(dtype)
+    swapped = x.astype(x.dtype.newbyteorder(">"))
+    assert swapped.dtype.name == dtype and not swapped.dtype.isnative
+    np.testing.assert_array_equal(onnx_runtimes[dtype](swapped), x + 1)
+
+
+weird_inputs = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5), st.binary(max_size=5),
+    st.lists(st.lists(st.floats(allow_nan=False, width=32), max_size=4), max_size=4),  # read as several inputs
+    st.lists(st.lists(st.floats(width=32), max_size=4), min_size=2, max_size=4).map(lambda rows: (rows,)),  # ragged
+    st.dictionaries(st.sampled_from(["x", "y", "image"]), st.integers(), max_size=2),
+    st.builds(lambda shape, kind: np.zeros(shape, kind),
+              st.lists(st.integers(0, 4), max_size=4).map(tuple),
+              st.sampled_from(["float32", "float16", ">f4", "int64", "<U3", "bool", "complex64", "O"])),
+)
+
+
+@FAST
+@given(value=weird_inputs)
+def test_any_input_gives_an_answer_or_an_input_error(onnx_runtimes, value):
+    rt = onnx_runtimes["float32"]
+    try:
+        y = rt(value)
+    except InputError as exc:
+        assert "float32[N, 3]" in str(exc) or "not an array" in str(exc) or "empty batch" in str(exc)
+    else:
+        assert y.dtype == np.float32 and y.shape[1:] == (3,)
+
+
+def test_a_list_of_rows_says_how_to_pass_one_batch(onnx_runtimes):
+    rows = [np.zeros(3, np.float32), np.ones(3, np.float32)]
+    with pytest.raises(InputError, match=r"one array per input.*rt\(np.stack\(rows\)\)"):
+        onnx_runtimes["float32"](rows)
+    np.testing.assert_array_equal(onnx_runtimes["float32"](np.stack(rows)), np.stack(rows) + 1)
+
+
+@pytest.mark.parametrize("batch", [1, 10])  # 10 rows on a batch-4 artifact: chunks through the thread pool
+def test_close_waits_for_running_calls_and_later_calls_are_refused(numpy_backend, weights, batch):
+    art = neuronkit.compile(weights, numpy_backend, batch_size=4, dynamic_batch=True)
+    rt = neuronkit.load(art, cores=2, group_size=1, delay=0.01)
+    x = np.random.default_rng(0).standard_normal((batch, 4)).astype(np.float32)
+    outcomes, started = [], threading.Barrier(17)
+
+    def caller():
+        started.wait()
+        while True:
+            try:
+                y = rt(x)
+            except RuntimeClosed as exc:
+                outcomes.append(str(exc))
+                return
+            except Exception as exc:  # noqa: BLE001 - the point is that nothing else escapes
+                outcomes.append(exc)
+                return
+            outcomes.append(np.allclose(y, x @ weights, rtol=1e-5))
+
+    threads = [threading.Thread(target=caller) for _ in range(16)]
+    for t in threads:
+        t.start()
+    started.wait()
+    import time
+
+    time.sleep(0.1)
+    rt.close()
+    assert all(replica.closed for replica in (slot.replica for slot in rt._slots))
+    for t in threads:
+        t.join(10)
+    assert all(o is True or (isinstance(o, str) and "Runtime is closed" in o) for o in outcomes), outcomes[-3:]
+    assert outcomes.count(True) > 0 and sum(isinstance(o, str) for o in outcomes) == 16
+    with pytest.raises(RuntimeClosed, match="load the artifact again"):
+        rt(x)
+    rt.close()  # twice is fine
+
+
+@pytest.mark.parametrize("edit", ["rename-input", "empty-load", "load-names-a-missing-file"])
+def test_manifest_edits_the_backend_trips_on_are_artifact_errors(tmp_path, edit):
+    from conftest import mlp
+
+    root = neuronkit.compile(mlp()).save(tmp_path / "d", directory=True)
+    manifest = json.loads((root / MANIFEST).read_text())
+    if edit == "rename-input":
+        manifest["signature"]["inputs"][0]["name"] = "z"
+    elif edit == "empty-load":
+        manifest["load"] = {}
+    else:
+        manifest["load"] = {"model": "elsewhere.onnx"}
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(NeuronkitError, match="altered|could not load this artifact"):
+        with neuronkit.load(root) as rt:
+            rt(np.ones((1, 4), np.float32))
+
+
+def test_onnx_external_data_outside_the_artifact_is_an_artifact_error(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+
+    # A weight stored as external data whose location leaves the model's folder.
+    weight = numpy_helper.from_array(np.zeros((4, 3), np.float32), "W")
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "../../outside.bin"), ("offset", "0"), ("length", "48")):
+        weight.external_data.add(key=key, value=value)
+    (tmp_path / "outside.bin").write_bytes(b"\0" * 48)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "ext",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    root = tmp_path / "a" / "b"
+    art = neuronkit.compile(add_one_model(TensorProto.FLOAT)).save(root, directory=True)
+    (art / "model.onnx").write_bytes(model.SerializeToString())
+    manifest = json.loads((art / MANIFEST).read_text())
+    from neuronkit.artifact import describe_files
+
+    manifest["files"] = describe_files(art)
+    manifest["signature"]["outputs"] = [{"name": "y", "dtype": "float32", "shape": [None, 3]}]
+    manifest["signature"]["inputs"] = [{"name": "x", "dtype": "float32", "shape": [None, 4]}]
+    (art / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(NeuronkitError, match="could not load this artifact|altered"):
+        neuronkit.load(art)

@@ -100,6 +100,6 @@ def test_a_replica_that_fails_to_load_releases_the_others(numpy_backend, weights
             raise RuntimeError("device busy")
 
     monkeypatch.setattr(NumpyReplica, "__init__", flaky)
-    with pytest.raises(RuntimeError, match="device busy"):
+    with pytest.raises(NeuronkitError, match="could not load this artifact on cores 1 .RuntimeError: device busy"):
         neuronkit.load(neuronkit.compile(weights, numpy_backend), cores=2, group_size=1)
     assert made[0].closed
