@@ -7,9 +7,12 @@ replica's intra-op thread count is its group size.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from .errors import CoreSpecError
 from .targets import Host, Target, parse_core_list
@@ -48,54 +51,102 @@ def plan_groups(target: Target, host: Host, cores: CoreSpec = None, group_size: 
 
     ``cores`` is ``None`` (all), a count, a string (``"0-3"``, ``"0,1"``), a list of indices or a list
     of explicit groups. ``group_size`` defaults to the model's pipeline cores on Neuron targets and
-    to all requested cores on the ``cpu`` target (one replica using every thread).
+    to all requested cores on the ``cpu`` target (one replica using every thread). Every
+    :class:`CoreSpecError` says which cores this process has.
     """
     available = host.cores_for(target)
     unit = "NeuronCores" if target.is_neuron else "CPUs"
-    if cores is not None and not isinstance(cores, (int, str)) and cores and not isinstance(cores[0], int):
-        groups = [CoreGroup(_contiguous(list(g), f"group {list(g)}")) for g in cores]
-        flat = [c for g in groups for c in g.cores]
-        _contiguous(flat, f"cores={[list(g.cores) for g in groups]}")
-        if group_size is not None and any(g.size != group_size for g in groups):
-            raise CoreSpecError(f"explicit groups {cores} do not all have group_size={group_size}")
-    else:
-        flat = list(_flat_cores(cores, available))
-        size = group_size or (pipeline_cores if target.is_neuron else len(flat))
-        if size < 1 or len(flat) % size:
-            raise CoreSpecError(f"{len(flat)} cores ({_span(flat)}) cannot be split into groups of {size}; "
-                                f"ask for a multiple of {size} cores")
-        groups = [CoreGroup(tuple(flat[i:i + size])) for i in range(0, len(flat), size)]
-    if flat[-1] >= available or flat[0] < 0:
-        seen = (f" (NEURON_RT_VISIBLE_CORES={os.environ['NEURON_RT_VISIBLE_CORES']}: the runtime fixes a "
-                f"process's cores when it starts, so load on other cores in a new process)") if (
-            target.is_neuron and host.visible_cores is not None) else ""
-        raise CoreSpecError(f"asked for cores {_span(flat)}, but this process has {available} {unit} "
-                            f"(0-{available - 1}){seen}; ask for fewer")
+    seen = (f" (NEURON_RT_VISIBLE_CORES={os.environ['NEURON_RT_VISIBLE_CORES']}: the runtime fixes a "
+            f"process's cores when it starts, so load on other cores in a new process)") if (
+        target.is_neuron and host.visible_cores is not None) else ""
+    exists = f"this process has {available} {unit} ({_span(range(available)) if available else 'none'}){seen}"
+    try:
+        groups = _split(cores, group_size, available, pipeline_cores if target.is_neuron else None)
+    except _Bad as exc:
+        raise CoreSpecError(f"{exc}; {exists}") from None
+    except _OutOfRange as exc:
+        raise CoreSpecError(f"asked for cores {exc}, but {exists}; ask for fewer") from None
     if target.is_neuron and any(g.size < pipeline_cores for g in groups):
         raise CoreSpecError(f"the model is pipelined over {pipeline_cores} NeuronCores, so each group needs "
-                            f"{pipeline_cores}; got groups of {min(g.size for g in groups)}")
+                            f"{pipeline_cores}; got groups of {min(g.size for g in groups)}; {exists}")
     return groups
 
 
-def _flat_cores(cores: CoreSpec, available: int) -> tuple[int, ...]:
+class _Bad(Exception):
+    """A malformed spec; :func:`plan_groups` adds which cores exist."""
+
+
+class _OutOfRange(Exception):
+    """Cores that do not exist here (the message is their span)."""
+
+
+_FORMS = "give a count (2), indices as text ('0-3', '0,1'), a list ([0, 1]) or groups ([[0, 1], [2, 3]])"
+
+
+def _split(cores: CoreSpec, group_size, available: int, pipeline_cores: int | None) -> list[CoreGroup]:
+    if group_size is not None and not (_is_index(group_size) and group_size >= 1):
+        raise _Bad(f"group_size={group_size!r} must be a whole number of 1 or more")
+    if _is_sequence(cores) and cores and all(_is_sequence(g) for g in cores):
+        groups = [CoreGroup(_contiguous(_indices(g, f"group {list(g)!r}"), f"group {list(g)}")) for g in cores]
+        _in_range(_contiguous([c for g in groups for c in g.cores], f"cores={[list(g.cores) for g in groups]}"),
+                  available)
+        if group_size is not None and any(g.size != group_size for g in groups):
+            raise _Bad(f"explicit groups {cores} do not all have group_size={group_size}")
+        return groups
+    flat = _in_range(_flat_cores(cores, available), available)
+    size = group_size or pipeline_cores or len(flat)
+    if len(flat) % size:
+        raise _Bad(f"{len(flat)} cores ({_span(flat)}) cannot be split into groups of {size}; "
+                   f"ask for a multiple of {size} cores")
+    return [CoreGroup(tuple(flat[i:i + size])) for i in range(0, len(flat), size)]
+
+
+def _flat_cores(cores: CoreSpec, available: int) -> Sequence[int]:
     if cores is None:
         return tuple(range(available))
-    if isinstance(cores, bool):
-        raise CoreSpecError(f"cores={cores!r} is not a core spec; give a count, '0-3', '0,1' or a list")
-    if isinstance(cores, int):
+    if _is_index(cores):
         if cores < 1:
-            raise CoreSpecError(f"cores={cores} must be at least 1")
-        return tuple(range(cores))
+            raise _Bad(f"cores={cores} must be at least 1")
+        if cores > available:  # before building anything: cores=10**20 must not allocate
+            raise _OutOfRange(f"0-{cores - 1}")
+        return range(cores)
     if isinstance(cores, str):  # indices, read as NEURON_RT_VISIBLE_CORES reads them: "4" is core 4
-        return parse_core_list(cores)
-    return _contiguous([int(c) for c in cores], f"cores={list(cores)}")
+        try:
+            return parse_core_list(cores)
+        except CoreSpecError as exc:
+            raise _Bad(str(exc)) from None
+    if _is_sequence(cores):
+        return _contiguous(_indices(cores, f"cores={list(cores)!r}"), f"cores={list(cores)}")
+    if isinstance(cores, (set, frozenset)):
+        raise _Bad(f"cores={cores!r} is a set, which has no order; give a sorted list")
+    raise _Bad(f"cores={cores!r} is not a core spec; {_FORMS}")
+
+
+def _in_range(cores: Sequence[int], available: int) -> Sequence[int]:
+    if cores[-1] >= available or cores[0] < 0:
+        raise _OutOfRange(_span(cores))
+    return cores
+
+
+def _indices(values, what: str) -> list[int]:
+    if not all(_is_index(v) for v in values):
+        raise _Bad(f"{what} must hold whole core numbers only; {_FORMS}")
+    return [int(v) for v in values]
+
+
+def _is_index(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_sequence(value) -> bool:
+    return isinstance(value, (list, tuple, range))
 
 
 def _contiguous(cores: list[int], what: str) -> tuple[int, ...]:
     if not cores:
-        raise CoreSpecError(f"{what} is empty; ask for at least one core")
+        raise _Bad(f"{what} is empty; ask for at least one core")
     if any(b != a + 1 for a, b in zip(cores, cores[1:], strict=False)):
-        raise CoreSpecError(f"{what} is not contiguous and increasing (the Neuron runtime requires it)")
+        raise _Bad(f"{what} is not contiguous and increasing (the Neuron runtime requires it)")
     return tuple(cores)
 
 

@@ -165,6 +165,10 @@ def _visible_cores_from_env() -> tuple[int, ...] | None:
     return parse_core_list(value, what="NEURON_RT_VISIBLE_CORES") if value else None
 
 
+#: Far above any machine's core count; indices past it are refused before a range is built.
+MAX_CORE_INDEX = 1 << 16
+
+
 def parse_core_list(text: str, what: str = "cores") -> tuple[int, ...]:
     """Parse ``"0-3"``, ``"0,1"``, ``"3-5,6"``: contiguous and increasing, as the Neuron runtime requires."""
     cores: list[int] = []
@@ -173,6 +177,8 @@ def parse_core_list(text: str, what: str = "cores") -> tuple[int, ...]:
         if not m:
             raise CoreSpecError(f"{what}={text!r} is malformed; write a range like '0-3', a list like '0,1', or both")
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi > MAX_CORE_INDEX:  # before building a range: '0-99999999999' must not allocate
+            raise CoreSpecError(f"{what}={text!r} names core {hi}; no machine has that many, ask for fewer")
         if hi < lo:
             raise CoreSpecError(f"{what}={text!r}: range {part!r} runs backwards; write '{hi}-{lo}'")
         cores.extend(range(lo, hi + 1))

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neuronkit
-from neuronkit import ArtifactError, InputError, NeuronkitError, RuntimeClosed
+from neuronkit import ArtifactError, CoreSpecError, InputError, NeuronkitError, RuntimeClosed
 from neuronkit.artifact import MANIFEST, MAX_MANIFEST_BYTES
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -580,3 +580,48 @@ def test_onnx_external_data_outside_the_artifact_is_an_artifact_error(tmp_path):
     (art / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(NeuronkitError, match="could not load this artifact|altered"):
         neuronkit.load(art)
+
+
+# -- core specs: every refusal is a CoreSpecError that says which cores exist
+
+def _inf1_host():
+    from neuronkit.targets import NCV1, Host, NeuronDevice
+
+    return Host(cpus=8, devices=tuple(NeuronDevice(i, 4, NCV1, "test") for i in range(4)))
+
+
+@pytest.mark.parametrize("cores,group_size", [
+    (2.0, None), (["0", "1"], None), (10**20, None), ([0, [1]], None), (["a"], None), ([0.5], None),
+    ({0, 1}, None), (2, "1"), (2, 0), (2, True), (2, 1.0), ("0-99999999999", None), ([[0, 1], "23"], None),
+    (b"0-1", None), (-1, None), ([[]], None), ("", None), (20, None), ([[0, 1], [2]], 2), ([0, 2], None),
+])
+def test_bad_core_specs_are_core_spec_errors_naming_what_exists(cores, group_size):
+    from neuronkit.cores import plan_groups
+    from neuronkit.targets import get_target
+
+    with pytest.raises(CoreSpecError, match=r"this process has 16 NeuronCores \(0-15\)"):
+        plan_groups(get_target("inf1"), _inf1_host(), cores, group_size)
+
+
+core_specs = st.one_of(
+    st.none(), st.integers(-3, 40), st.floats(), st.text("0123456789-, x", max_size=8),
+    st.lists(st.integers(-2, 20), max_size=5), st.lists(st.lists(st.integers(-2, 20), max_size=3), max_size=3),
+    st.lists(st.one_of(st.integers(0, 5), st.text(max_size=2), st.lists(st.integers(0, 5), max_size=2)), max_size=3),
+    st.sets(st.integers(0, 5), max_size=3),
+)
+
+
+@FAST
+@given(cores=core_specs, group_size=st.one_of(st.none(), st.integers(-1, 5), st.booleans(), st.text(max_size=2)))
+def test_any_core_spec_gives_groups_of_existing_cores_or_a_core_spec_error(cores, group_size):
+    from neuronkit.cores import plan_groups
+    from neuronkit.targets import get_target
+
+    try:
+        groups = plan_groups(get_target("inf1"), _inf1_host(), cores, group_size)
+    except CoreSpecError as exc:
+        assert "this process has 16 NeuronCores (0-15)" in str(exc)
+    else:
+        flat = [c for g in groups for c in g.cores]
+        assert flat == list(range(flat[0], flat[0] + len(flat))) and 0 <= flat[0] and flat[-1] < 16
+        assert group_size is None or all(g.size == group_size for g in groups)
