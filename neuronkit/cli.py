@@ -8,12 +8,15 @@ import sys
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import plugins
 from .errors import NeuronkitError
 
-console = Console()
-err_console = Console(stderr=True)
+# markup=False: file names, manifests, plugin messages and install hints ("neuronkit[tf]") are
+# printed as they are, never read as rich markup; colour comes only from Text styles below.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 class _Group(click.Group):
@@ -23,7 +26,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except NeuronkitError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            err_console.print(Text.assemble(("Error:", "bold red"), f" {exc}"), highlight=False)
             sys.exit(1)
 
 
@@ -43,7 +46,7 @@ def plugins_cmd(as_json):
         return
     table = Table("plugin", "distribution", "version", "hooks", "status")
     for r in rows:
-        status = f"[red]skipped: {r['error']}[/]" if r["error"] else "[green]loaded[/]"
+        status = Text(f"skipped: {r['error']}", "red") if r["error"] else Text("loaded", "green")
         table.add_row(r["name"], r["distribution"], r["version"], "\n".join(r["hooks"]), status)
     console.print(table)
 
@@ -66,10 +69,16 @@ def backends(as_json):
     table = Table("backend", "framework", "targets", "cpu engines", "precisions", "plugin", "status")
     for r in rows:
         name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
-        status = "[green]ready[/]" if r["ready"] else f"[yellow]needs: {r['install']}[/]"
+        status = Text("ready", "green") if r["ready"] else Text("missing", "yellow")
         table.add_row(name, r["framework"], ", ".join(r["targets"]), ", ".join(r["engines"]),
                       ", ".join(r["precisions"]), r["plugin"], status)
     console.print(table)
+    missing = [r for r in rows if not r["ready"]]
+    if missing:  # below the table, one per line, never folded: users copy these commands
+        console.print("To install a missing backend:")
+        for r in missing:
+            console.print(f"  {r['name']}: {r['install'] or 'see the plugin documentation'}", soft_wrap=True,
+                          highlight=False)
 
 
 @cli.command()
@@ -126,9 +135,10 @@ def compile_cmd(model, output, framework, target, precision, engine, batch_size,
     with console.status("compiling") as status:
         art = nk_compile(model, framework, target=target, precision=precision, engine=engine,
                          batch_size=batch_size, dynamic_batch=dynamic_batch, pipeline_cores=pipeline_cores,
-                         progress=lambda message: status.update(message))
+                         progress=lambda message: status.update(Text(message)))
     path = art.save(output, directory=directory)
-    console.print(f"[green]saved[/] {path} ({art.manifest.report.compile_seconds:.1f} s to compile)")
+    seconds = art.manifest.report.compile_seconds
+    console.print(Text.assemble(("saved", "green"), f" {path} ({seconds:.1f} s to compile)"))
     _print_manifest(art.manifest)
 
 
@@ -270,7 +280,7 @@ def selftest(framework, targets, as_json):
         table = Table("backend", "target", "status", "detail")
         colour = {"ok": "green", "FAIL": "red", "skipped": "yellow"}
         for r in rows:
-            table.add_row(r["backend"], r["target"], f"[{colour[r['status']]}]{r['status']}[/]", r["detail"])
+            table.add_row(r["backend"], r["target"], Text(r["status"], colour[r["status"]]), r["detail"])
         console.print(table)
     if any(r["status"] == "FAIL" for r in rows):
         sys.exit(1)
@@ -282,7 +292,7 @@ def _core_spec(cores):
 
 
 def main():
-    plugins.get_plugin_manager().hook.neuronkit_register_commands(cli=cli)
+    plugins.register_commands(cli)
     cli()
 
 

@@ -50,7 +50,6 @@ def get_plugin_manager() -> pluggy.PluginManager:
         pm = pluggy.PluginManager("neuronkit")
         pm.add_hookspecs(hookspecs)
         _load_entry_points(pm)
-        pm.check_pending()
         _pm = pm
     return _pm
 
@@ -60,6 +59,7 @@ def reset() -> None:
     global _pm, _backends
     _pm, _backends = None, None
     _infos.clear()
+    _unmatched.clear()
     importlib.invalidate_caches()
 
 
@@ -89,22 +89,55 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
     only, disabled = _switch("NEURONKIT_LOAD_PLUGINS"), _switch("NEURONKIT_DISABLE_PLUGINS") or set()
     eps = entry_points()
     eps = eps.select(group=ENTRY_POINT_GROUP) if hasattr(eps, "select") else eps.get(ENTRY_POINT_GROUP, [])
+    seen: set = set()
     for ep in eps:
         dist = getattr(ep, "dist", None)
         info = PluginInfo(ep.name, dist.metadata["Name"] if dist else "", dist.version if dist else "")
         names = {normalise_name(ep.name), normalise_name(info.distribution)}
+        seen |= names
         if (only is not None and not names & only) or names & disabled:
             continue
         if pm.has_plugin(ep.name):
             other = _infos[ep.name].distribution or "another plugin"
             _skip(info, f"the name {ep.name!r} is already taken by {other}; uninstall one of the two")
             continue
+        # A broken plugin must never stop neuronkit. SystemExit too (a plugin calling sys.exit at
+        # import); KeyboardInterrupt is left alone, since it is far more often the user's Ctrl-C.
         try:
-            pm.register(ep.load(), name=ep.name)
-        except Exception as exc:  # a broken plugin must never stop neuronkit
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+            _check_hook_names(pm, plugin)
+        except (Exception, SystemExit) as exc:
+            if pm.has_plugin(ep.name):  # pluggy keeps a plugin whose registration failed midway
+                pm.unregister(name=ep.name)
             _skip(info, f"{type(exc).__name__}: {exc}")
             continue
         _infos[ep.name] = info
+    _unmatched[:] = sorted((only or set()) - seen)
+
+
+_unmatched: list = []   # NEURONKIT_LOAD_PLUGINS names that matched no installed plugin
+
+
+def _check_hook_names(pm: pluggy.PluginManager, plugin: Any) -> None:
+    """Refuse a plugin implementing a hook neuronkit does not define (a misspelt ``neuronkit_backendz``):
+    it would otherwise make pluggy's check fail for every plugin."""
+    unknown = sorted(hook.name for hook in pm.get_hookcallers(plugin) or () if not hook.has_spec()
+                     and any(impl.plugin is plugin and not impl.optionalhook for impl in hook.get_hookimpls()))
+    if unknown:
+        known = sorted(n for n in dir(hookspecs) if n.startswith("neuronkit_"))
+        raise PluginError(f"it implements {', '.join(unknown)}, which neuronkit does not define (a misspelt hook?); "
+                          f"the hooks are: {', '.join(known)}")
+
+
+def register_commands(cli: Any) -> None:
+    """Let every plugin add its subcommands; one that raises is reported and skipped."""
+    for impl in get_plugin_manager().hook.neuronkit_register_commands.get_hookimpls():
+        try:
+            impl.function(*[{"cli": cli}[arg] for arg in impl.argnames])
+        except (Exception, SystemExit) as exc:
+            info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
+            _skip(info, f"its neuronkit_register_commands hook raised {type(exc).__name__}: {exc}")
 
 
 def _skip(info: PluginInfo, why: str) -> None:
@@ -139,13 +172,15 @@ def get_backends() -> dict:
         info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
         try:
             specs = list(impl.function() or ())
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             _skip(info, f"its neuronkit_backends hook raised {type(exc).__name__}: {exc}")
             continue
+        wrong = [spec for spec in specs if not isinstance(spec, BackendSpec)]
+        if wrong:
+            _skip(info, f"its neuronkit_backends hook returned {repr(wrong[0])[:80]}, not neuronkit.BackendSpec "
+                        f"objects; report this to the plugin's authors")
+            continue
         for spec in specs:
-            if not isinstance(spec, BackendSpec):
-                raise PluginError(f"plugin {impl.plugin_name!r} returned {spec!r} from neuronkit_backends; "
-                                  f"it must return neuronkit.BackendSpec objects")
             spec = _with_plugin(spec, info.distribution or impl.plugin_name)
             for key in (spec.name, *spec.aliases):
                 if key in owners:
@@ -225,4 +260,8 @@ def load_object(path: str) -> Any:
 
 
 def _describe(backends: dict) -> str:
-    return ", ".join(sorted(backends)) or "none"
+    names = ", ".join(sorted(backends)) or "none"
+    if _unmatched:  # a typo in the switch is the likeliest reason a backend is missing
+        names += (f" (NEURONKIT_LOAD_PLUGINS={os.environ.get('NEURONKIT_LOAD_PLUGINS', '')!r} names "
+                  f"{', '.join(repr(n) for n in _unmatched)}, which no installed plugin is called: fix or unset it)")
+    return names

@@ -625,3 +625,123 @@ def test_any_core_spec_gives_groups_of_existing_cores_or_a_core_spec_error(cores
         flat = [c for g in groups for c in g.cores]
         assert flat == list(range(flat[0], flat[0] + len(flat))) and 0 <= flat[0] and flat[-1] < 16
         assert group_size is None or all(g.size == group_size for g in groups)
+
+
+# -- broken plugins are reported and skipped; the rest keep working
+
+BROKEN_PLUGINS = {
+    "misspelt": "from neuronkit import hookimpl\n@hookimpl\ndef neuronkit_backendz():\n    return []\n",
+    "exits": "raise SystemExit(3)\n",
+    "notaspec": "from neuronkit import hookimpl\n@hookimpl\ndef neuronkit_backends():\n    return ['onnx']\n",
+    "badcommands": ("from neuronkit import hookimpl\n@hookimpl\ndef neuronkit_register_commands(cli):\n"
+                    "    raise RuntimeError('no commands today')\n"),
+}
+
+
+@pytest.fixture
+def broken_plugins(tmp_path, monkeypatch):
+    import importlib.metadata
+    from importlib.metadata import EntryPoint
+
+    from neuronkit import plugins
+
+    for name, source in BROKEN_PLUGINS.items():
+        (tmp_path / f"nk_broken_{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    points = [EntryPoint(name, f"nk_broken_{name}", "neuronkit") for name in BROKEN_PLUGINS]
+    points.append(EntryPoint("onnx", "neuronkit_onnx", "neuronkit"))
+
+    class Selectable(list):
+        def select(self, group):
+            return [ep for ep in self if ep.group == group]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: Selectable(points))
+    plugins.reset()
+    yield plugins
+    plugins.reset()
+
+
+def test_broken_plugins_are_skipped_and_the_rest_keep_working(broken_plugins):
+    from click.testing import CliRunner
+
+    from neuronkit.cli import cli
+
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        assert list(neuronkit.get_backends()) == ["onnx"]
+        broken_plugins.register_commands(cli)
+    rows = {r["name"]: r["error"] for r in broken_plugins.plugins()}
+    assert "neuronkit_backendz, which neuronkit does not define" in rows["misspelt"]
+    assert "SystemExit: 3" in rows["exits"]
+    assert "returned 'onnx', not neuronkit.BackendSpec" in rows["notaspec"]
+    assert "RuntimeError: no commands today" in rows["badcommands"]
+    assert rows["onnx"] == ""
+    assert len([w for w in warned if "was skipped" in str(w.message)]) == 4
+    out = CliRunner().invoke(cli, ["backends", "--json"])
+    assert out.exit_code == 0 and [b["name"] for b in json.loads(out.output)] == ["onnx"]
+
+
+def test_a_misspelt_load_plugins_switch_is_named(broken_plugins, monkeypatch):
+    monkeypatch.setenv("NEURONKIT_LOAD_PLUGINS", "onxx")
+    broken_plugins.reset()
+    with pytest.raises(NeuronkitError, match=r"NEURONKIT_LOAD_PLUGINS='onxx' names 'onxx', which no installed plugin"):
+        neuronkit.compile(object(), framework="onnx")
+
+
+# -- the CLI prints user and manifest text as it is: never as rich markup
+
+def cli_run(*args):
+    from click.testing import CliRunner
+
+    from neuronkit.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_a_file_name_with_markup_is_printed_as_it_is(tmp_path):
+    (tmp_path / "a[").mkdir()
+    odd = tmp_path / "a[" / "]b[bold].nk"  # the path reads a[/]b[bold].nk
+    odd.write_text("not an artifact")
+    out = cli_run("inspect", odd)
+    assert out.exit_code == 1 and "MarkupError" not in out.output and "Traceback" not in repr(out.exc_info)
+    assert "a[/]b[bold].nk" in out.output
+
+
+def test_manifest_text_is_never_rendered_as_markup(good, tmp_path):
+    manifest = copy.deepcopy(good[2])
+    manifest["report"]["notes"] = ["[bold red]fake[/] [link=https://example.invalid]click[/link]"]
+    root = as_directory(tmp_path, {**good[1], MANIFEST: json.dumps(manifest).encode()})
+    out = cli_run("inspect", root)
+    assert out.exit_code == 0, out.output
+    assert "[bold red]fake[/] [link=https://example.invalid]click[/link]" in out.output
+
+
+class FakeMissingBackend:
+    from neuronkit import hookimpl
+
+    @hookimpl
+    def neuronkit_backends(self):
+        from neuronkit import BackendSpec
+
+        return [BackendSpec(name="fakefw", framework="Fake", compiler="x:Y", replica="x:Z",
+                            requires=("no_such_module_for_neuronkit",), install_hint='pip install "neuronkit[tf]"',
+                            selftest="x:tiny")]
+
+
+@pytest.fixture
+def fake_missing_backend():
+    from neuronkit import plugins
+
+    plugins.register(FakeMissingBackend(), name="fake-missing")
+    yield "fakefw"
+    plugins.unregister("fake-missing")
+
+
+def test_install_hints_keep_their_extra_everywhere(fake_missing_backend, tmp_path):
+    hint = 'pip install "neuronkit[tf]"'
+    assert hint in cli_run("backends").output  # whole, on one line, at 80 columns
+    assert hint in cli_run("selftest", "--framework", fake_missing_backend).output
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"x")
+    out = cli_run("compile", model, "-o", tmp_path / "m.nk", "-f", fake_missing_backend)
+    assert out.exit_code == 1 and hint in out.output
