@@ -1,7 +1,10 @@
 import json
+import sys
+import threading
 import time
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from conftest import mlp
 
@@ -11,15 +14,20 @@ from neuronkit.cli import cli
 
 
 def test_measure_counts_calls_from_every_thread():
-    calls = []
+    calls = []  # (thread, start time) of every call, as the function itself saw them
 
     def fn(x):
-        calls.append(x)
+        calls.append((threading.get_ident(), time.perf_counter()))
         time.sleep(0.002)
 
-    result = measure("sleepy", fn, "x", batch=4, seconds=0.2, warmup=2, threads=3)
-    assert result.calls == len(calls) - 2 and result.threads == 3
-    assert result.items_per_s == result.calls * 4 / result.seconds
+    result = measure("sleepy", fn, "x", batch=4, seconds=0.3, warmup=2, threads=3)
+    timed = calls[2:]  # after the warm-up
+    assert result.calls == len(timed) and result.threads == 3
+    assert len({thread for thread, _ in timed}) == 3  # every thread called
+    # Throughput as a stopwatch inside the function sees it, not the result's own formula again.
+    window = timed[-1][1] - timed[0][1] + 0.002
+    assert result.items_per_s == pytest.approx(len(timed) * 4 / window, rel=0.25)
+    assert result.items_per_s <= 3 * 4 / 0.002  # three threads sleeping 2 ms cannot do better
     assert 2 <= result.latency(50) < 50  # a 2 ms sleep, as the timer saw it
 
 
@@ -46,7 +54,26 @@ def test_selftest_compares_each_neuron_target_with_cpu(numpy_backend, fake_neuro
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)
     assert [(r["target"], r["status"]) for r in rows] == [("cpu", "ok"), ("inf1", "ok")]
-    assert "relative error vs cpu 0.0e+00" in rows[1]["detail"]
+    assert "relative error vs cpu 0.0e+00 (tolerance 2e-02 at fp32)" in rows[1]["detail"]
+
+
+def test_selftest_fails_a_target_beyond_the_tolerance_and_says_it(numpy_backend, fake_neuron_host, monkeypatch):
+    from conftest import NumpyReplica
+
+    fake_neuron_host(1, 4, "NCv1")
+    right_init, right_run = NumpyReplica.__init__, NumpyReplica.run
+
+    def init(self, artifact, group, options):
+        right_init(self, artifact, group, options)
+        self.scale = 1.0 if artifact.target == "cpu" else 1.03  # inf1 is 3% off
+
+    monkeypatch.setattr(NumpyReplica, "__init__", init)
+    monkeypatch.setattr(NumpyReplica, "run", lambda self, inputs: [o * self.scale for o in right_run(self, inputs)])
+    out = CliRunner().invoke(cli, ["selftest", "--framework", numpy_backend, "--json"])
+    assert out.exit_code == 1
+    rows = json.loads(out.output)
+    assert [(r["target"], r["status"]) for r in rows] == [("cpu", "ok"), ("inf1", "FAIL")]
+    assert "relative error vs cpu 3.0e-02 exceeds the fp32 tolerance 2e-02" in rows[1]["detail"]
 
 
 def test_selftest_fails_loudly_on_a_target_this_host_lacks(numpy_backend, clean_neuron_env, tmp_path):
@@ -57,10 +84,25 @@ def test_selftest_fails_loudly_on_a_target_this_host_lacks(numpy_backend, clean_
     assert row["status"] == "FAIL" and "inf2 needs NeuronCore-v2" in row["detail"]
 
 
-def test_selftest_runs_each_installed_backend_in_its_own_process():
+def test_selftest_runs_each_installed_backend_in_its_own_process(monkeypatch):
+    import subprocess
+
+    from neuronkit import selftest
+
+    commands = []
+    real_run = subprocess.run
+
+    def spy(cmd, *args, **kwargs):
+        commands.append(cmd)
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(selftest.subprocess, "run", spy)
     out = CliRunner().invoke(cli, ["selftest", "--json"])
     rows = {r["backend"]: r for r in json.loads(out.output)}
     assert rows["onnx"]["status"] == "ok"
+    # One child process per backend, each testing only its own.
+    assert sorted(cmd[cmd.index("--framework") + 1] for cmd in commands) == sorted(neuronkit.get_backends())
+    assert all(cmd[:3] == [sys.executable, "-m", "neuronkit.cli"] for cmd in commands)
 
 
 def test_tiny_onnx_model_agrees_with_numpy():

@@ -31,7 +31,7 @@ class TestSavedModelConformance(BackendConformance):
 
 @pytest.mark.parametrize("engine, precision", [("openvino", "fp32"), ("openvino", "bf16"), ("savedmodel", "fp32"),
                                                ("savedmodel", "bf16"), ("xla", "fp32")])
-@pytest.mark.filterwarnings("ignore:this CPU has no bf16")
+@pytest.mark.filterwarnings("ignore:this CPU runs the model in f32")  # engines.openvino_model's warning
 def test_compiled_matches_eager(engine, precision, model):
     if engine == "openvino":
         pytest.importorskip("openvino")
@@ -45,7 +45,7 @@ def test_compiled_matches_eager(engine, precision, model):
     assert err < (1e-4 if precision == "fp32" else 2e-2), err
 
 
-@pytest.mark.filterwarnings("ignore:this CPU has no bf16")
+@pytest.mark.filterwarnings("ignore:this CPU runs the model in f32")  # engines.openvino_model's warning
 def test_precision_hint_is_explicit_on_openvino(model):
     """fp32 is f32 even where OpenVINO's own default would be bf16; bf16 runs bf16 where the CPU can."""
     ov = pytest.importorskip("openvino")

@@ -44,14 +44,14 @@ def test_openvino_fp32_is_really_fp32():
         assert rt._slots[0].replica.precision == "f32"
 
 
-def test_static_batch_is_padded_by_the_core():
+def test_static_batch_takes_only_its_batch_and_refuses_others_before_running():
     model = small_net()
     art = neuronkit.compile(model, "torch", example_inputs=images(4), engine="torchscript", dynamic_batch=False)
     assert art.manifest.batch_size == 4 and art.inputs[0].shape == (4, 3, 32, 32)
     with neuronkit.load(art) as rt:
-        x = images(3, seed=2)
+        assert rt(images(4, seed=2)).shape[0] == 4
         with pytest.raises(InputError, match="without dynamic batch"):
-            rt(x)
+            rt(images(3, seed=2))
 
 
 def test_batch_size_repeats_the_example_rows():
