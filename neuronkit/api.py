@@ -98,8 +98,8 @@ def compile(
         shutil.rmtree(workdir, ignore_errors=True)
         if isinstance(exc, NeuronkitError) or not isinstance(exc, Exception):
             raise
-        raise CompileError(f"the {spec.name} backend failed to compile the model: {type(exc).__name__}: {exc}") \
-            from exc
+        raise CompileError(f"the {spec.name} backend failed to compile the model: {type(exc).__name__}: "
+                           f"{str(exc)[:500]}{_other_backend_hint(model, spec.name)}") from exc
     seconds = time.perf_counter() - start
     manifest = Manifest(
         backend=Component(spec.name, _plugin_version(spec)),
@@ -168,6 +168,21 @@ def load(
                              f"({type(exc).__name__}: {str(exc)[:300]}); if the artifact was altered or written by "
                              f"another version of the backend, compile the model again") from exc
     return Runtime(art, groups, replicas)
+
+
+def _other_backend_hint(model: Any, asked: str) -> str:
+    """When the user named a backend for a file another backend recognises, say so: the named
+    backend's own error (torch's "PytorchStreamReader failed" for an .onnx file) does not."""
+    if not isinstance(model, (str, Path)):
+        return ""
+    try:
+        claimed = plugins.get_plugin_manager().hook.neuronkit_claim_model(model=model)
+    except Exception:  # a broken plugin must not hide the real error
+        return ""
+    if claimed and claimed != asked:
+        return (f". {model} looks like a model for the {claimed} backend: compile it with framework='{claimed}' "
+                f"(-f {claimed})")
+    return ""
 
 
 def _plugin_version(spec) -> str:

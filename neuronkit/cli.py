@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 
 import click
@@ -26,7 +28,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except NeuronkitError as exc:
-            err_console.print(Text.assemble(("Error:", "bold red"), f" {exc}"), highlight=False)
+            # soft_wrap: the terminal wraps, rich inserts no newlines, so commands in it copy whole
+            err_console.print(Text.assemble(("Error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
             sys.exit(1)
 
 
@@ -126,20 +129,77 @@ def devices(as_json):
 @click.option("--batch-size", type=int, help="Batch to compile for.")
 @click.option("--dynamic-batch/--static-batch", default=None, help="Accept other batch sizes at run time.")
 @click.option("--pipeline-cores", type=int, default=1, show_default=True, help="NeuronCores per model copy.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="[NAME:]1x3x224x224[:DTYPE]",
+              help="An example input of this shape (random values, float32 unless DTYPE is given); repeat it for "
+                   "each input, in the model's order. TorchScript files need example inputs.")
+@click.option("--example-inputs", type=click.Path(exists=True, dir_okay=False),
+              help="Example inputs from a file: .npy (one input) or .npz (one array per input, in order).")
 @click.option("--directory", is_flag=True, help="Save as a directory instead of one file.")
 def compile_cmd(model, output, framework, target, precision, engine, batch_size, dynamic_batch, pipeline_cores,
-                directory):
+                input_shapes, example_inputs, directory):
     """Compile a model file (an .onnx file, a TorchScript file, a SavedModel directory...)."""
     from .api import compile as nk_compile
+    from .errors import CompileError
 
+    if input_shapes and example_inputs:
+        raise click.UsageError("give --input-shape or --example-inputs, not both")
+    named = [_parse_input_shape(text) for text in input_shapes]
+    examples = tuple(array for _, array in named) or _read_example_inputs(example_inputs)
     with console.status("compiling") as status:
-        art = nk_compile(model, framework, target=target, precision=precision, engine=engine,
-                         batch_size=batch_size, dynamic_batch=dynamic_batch, pipeline_cores=pipeline_cores,
-                         progress=lambda message: status.update(Text(message)))
+        try:
+            art = nk_compile(model, framework, example_inputs=examples or None, target=target, precision=precision,
+                             engine=engine, batch_size=batch_size, dynamic_batch=dynamic_batch,
+                             pipeline_cores=pipeline_cores, progress=lambda message: status.update(Text(message)))
+        except CompileError as exc:
+            if examples or "example_inputs" not in str(exc):
+                raise
+            raise CompileError(f"{exc}. On the command line, give them with --input-shape 1x3x224x224 (once per "
+                               f"input) or --example-inputs FILE.npy") from exc
     path = art.save(output, directory=directory)
     seconds = art.manifest.report.compile_seconds
     console.print(Text.assemble(("saved", "green"), f" {path} ({seconds:.1f} s to compile)"))
+    for (name, _), spec in zip(named, art.inputs, strict=False):
+        if name and name != spec.name:
+            console.print(f"note: you named an input {name!r}; the compiled model calls it {spec.name!r}")
     _print_manifest(art.manifest)
+
+
+_INPUT_SHAPE = re.compile(r"(?:(?P<name>[^:]+):)?(?P<dims>\d+(?:[xX]\d+)*)(?::(?P<dtype>\w+))?")
+
+
+def _parse_input_shape(text: str):
+    """``"x:1x3x224x224:float16"`` -> ``("x", random array of that shape and dtype)``; NAME and DTYPE are optional."""
+    import numpy as np
+
+    match = _INPUT_SHAPE.fullmatch(text.strip())
+    try:
+        dtype = np.dtype(match["dtype"] or "float32") if match else None
+    except TypeError:
+        dtype = None
+    shape = tuple(int(d) for d in match["dims"].lower().split("x")) if match else ()
+    if dtype is None or dtype.kind not in "biuf" or 0 in shape or math.prod(shape) > 1 << 28:
+        raise click.BadParameter(f"{text!r} is not [NAME:]DIMS[:DTYPE] with sizes of 1 or more (at most 2**28 values) "
+                                 f"and a numeric dtype, "
+                                 f"e.g. image:1x3x224x224 or 1x3x224x224:float16", param_hint="--input-shape")
+    rng = np.random.default_rng(0)
+    array = rng.standard_normal(shape).astype(dtype) if dtype.kind == "f" else rng.integers(0, 2, shape).astype(dtype)
+    return match["name"] or "", array
+
+
+def _read_example_inputs(path) -> tuple:
+    import numpy as np
+
+    if not path:
+        return ()
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"cannot read {path} as .npy or .npz ({exc})", param_hint="--example-inputs") \
+            from None
+    if isinstance(loaded, np.ndarray):
+        return (loaded,)
+    with loaded:
+        return tuple(loaded[name] for name in loaded.files)
 
 
 @cli.command()
@@ -186,12 +246,16 @@ def _print_manifest(m) -> None:
 
 @cli.command()
 @click.argument("artifact", type=click.Path(exists=True))
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--cores", help="Cores to load on: a count or indices like 0-3.")
 @click.option("--top", type=int, default=5, show_default=True, help="Classes to show for a classifier.")
 @click.option("-o", "--output", type=click.Path(), help="Save the (first) output as .npy.")
 def predict(artifact, inputs, cores, top, output):
-    """Run an artifact on INPUTS: image files (resized and normalised as the manifest says) or .npy arrays."""
+    """Run an artifact on INPUTS: image files (resized and normalised as the manifest says) or .npy arrays.
+
+    For a model with one input, several files make one batch (predict ART a.png b.png); for a model
+    with several inputs, give one file per input, in order.
+    """
     import numpy as np
 
     from .api import load
@@ -199,10 +263,20 @@ def predict(artifact, inputs, cores, top, output):
     from .images import imagenet_labels, load_image, top_k
 
     art = open_artifact(artifact)
-    if len(inputs) != len(art.inputs):
-        raise click.UsageError(f"the model takes {len(art.inputs)} input(s), got {len(inputs)}")
-    arrays = [np.load(path) if path.endswith(".npy") else load_image(path, spec, art.manifest.preprocess)
-              for path, spec in zip(inputs, art.inputs, strict=False)]
+    specs = art.inputs
+    if len(specs) > 1 and len(inputs) != len(specs):
+        raise click.UsageError(f"the model takes {len(specs)} inputs, one file each; got {len(inputs)}")
+
+    def read(path, spec):
+        return np.load(path) if path.endswith(".npy") else load_image(path, spec, art.manifest.preprocess)
+
+    if len(specs) == 1:  # one input: every file is part of one batch, in the order given
+        parts = [read(path, specs[0]) for path in inputs]
+        rows = [(path, len(p) if p.ndim else 1) for path, p in zip(inputs, parts, strict=False)]
+        arrays = [parts[0] if len(parts) == 1 else _concatenate(parts, inputs)]
+    else:
+        rows = [(", ".join(inputs), None)]
+        arrays = [read(path, spec) for path, spec in zip(inputs, specs, strict=False)]
     with load(art, cores=_core_spec(cores)) as rt:
         result = rt(arrays)
     first = result[0] if isinstance(result, tuple) else result
@@ -212,8 +286,9 @@ def predict(artifact, inputs, cores, top, output):
     pre = art.manifest.preprocess
     if pre and pre.labels == "imagenet" and first.ndim == 2:
         labels = imagenet_labels()
-        for row in first:
-            table = Table("class", "label", "probability")
+        names = [name for name, count in rows for _ in range(count or len(first))]
+        for name, row in zip(names, first, strict=False):
+            table = Table("class", "label", "probability", title=name if len(first) > 1 else None)
             for index, label, prob in top_k(row, top, labels):
                 table.add_row(str(index), label, f"{prob:.4f}")
             console.print(table)
@@ -284,6 +359,15 @@ def selftest(framework, targets, as_json):
         console.print(table)
     if any(r["status"] == "FAIL" for r in rows):
         sys.exit(1)
+
+
+def _concatenate(parts: list, paths) -> object:
+    import numpy as np
+
+    if any(p.ndim == 0 for p in parts) or len({(p.shape[1:], p.dtype) for p in parts}) > 1:
+        shapes = ", ".join(f"{path}: {p.dtype}{list(p.shape)}" for path, p in zip(paths, parts, strict=False))
+        raise click.UsageError(f"the files do not stack into one batch ({shapes}); give files of one shape")
+    return np.concatenate(parts)
 
 
 def _core_spec(cores):

@@ -219,6 +219,13 @@ def find_backend(name: str) -> BackendSpec:
 def claim_backend(model: Any) -> BackendSpec:
     """The backend whose plugin claims ``model`` (used when no framework is given)."""
     name = get_plugin_manager().hook.neuronkit_claim_model(model=model)
+    if name is None and isinstance(model, (str, os.PathLike)):
+        kinds = "; ".join(f"{s.name}: {s.model_files}" for s in get_backends().values() if s.model_files)
+        raise BackendNotFound(
+            f"no backend recognises the file type of {os.fspath(model)}. The installed backends compile "
+            f"{kinds or 'no model files'}. If it is one of these, name the backend (neuronkit compile -f NAME, "
+            f"or framework=NAME); installed backends: {_describe(get_backends())}"
+        )
     if name is None:
         raise BackendNotFound(
             f"no backend recognises a {type(model).__module__}.{type(model).__qualname__}; pass framework= "

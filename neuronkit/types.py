@@ -35,6 +35,8 @@ class BackendSpec:
     :param install_hint: the command that installs what ``requires`` names.
     :param selftest: import path of a function returning ``(model, example_inputs)``: a tiny
         model ``neuronkit selftest`` compiles for every target the host can run.
+    :param model_files: the model files or folders it compiles from a path, in words (``"ONNX
+        files (.onnx)"``): messages list them when no backend recognises a file.
     :param plugin: filled in by neuronkit: the plugin (distribution) that registered it.
     """
 
@@ -50,6 +52,7 @@ class BackendSpec:
     requires: tuple[str, ...] = ()
     install_hint: str = ""
     selftest: str = ""
+    model_files: str = ""
     plugin: str = ""
 
     def __post_init__(self):

@@ -29,6 +29,7 @@ def neuronkit_backends():
             requires=("mxnet",),
             install_hint='pip install "neuronkit[mxnet]"',
             selftest="neuronkit_mxnet.backend:tiny_model",
+            model_files="MXNet checkpoints (PREFIX, where PREFIX-symbol.json exists)",
         )
     ]
 

@@ -25,6 +25,7 @@ def neuronkit_backends():
             requires=("onnx", "onnxruntime"),
             install_hint='pip install "neuronkit[onnx]"',
             selftest="neuronkit_onnx.backend:tiny_model",
+            model_files="ONNX files (.onnx)",
         )
     ]
 

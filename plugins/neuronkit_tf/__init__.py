@@ -34,6 +34,7 @@ def neuronkit_backends():
             requires=("tensorflow",),
             install_hint='pip install "neuronkit[tf]"',
             selftest="neuronkit_tf.backend:tiny_model",
+            model_files="SavedModel folders (holding saved_model.pb)",
         )
     ]
 

@@ -29,6 +29,7 @@ def neuronkit_backends():
             requires=("torch",),
             install_hint='pip install "neuronkit[torch]"',
             selftest="neuronkit_torch.backend:tiny_model",
+            model_files="TorchScript files (.pt, .pth, .torchscript; give example inputs)",
         )
     ]
 

@@ -95,3 +95,70 @@ def test_errors_are_one_line_without_a_traceback(tmp_path, onnx_file):
     assert out.exit_code == 1 and "expected x: float32[N, 4]" in out.output
     out = run("predict", tmp_path / "mlp.nk", CAT)
     assert out.exit_code == 1 and "not an image batch" in out.output
+
+
+def test_compile_an_unrecognised_file_names_the_types_each_backend_compiles(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# hello")
+    out = run("compile", readme, "-o", tmp_path / "x.nk")
+    assert out.exit_code == 1 and "builtins.str" not in out.output
+    assert "no backend recognises the file type of" in out.output and "onnx: ONNX files (.onnx)" in out.output
+
+
+def test_compile_with_the_wrong_framework_points_to_the_right_one(onnx_file, tmp_path, numpy_backend):
+    out = run("compile", onnx_file, "-o", tmp_path / "x.nk", "-f", numpy_backend)
+    assert out.exit_code == 1
+    assert "looks like a model for the onnx backend: compile it with framework='onnx' (-f onnx)" in out.output
+
+
+def test_compile_takes_example_inputs_from_shapes_or_files(onnx_file, tmp_path):
+    out = run("compile", onnx_file, "-o", tmp_path / "a.nk", "--static-batch", "--input-shape", "x:3x4")
+    assert out.exit_code == 0, out.output
+    assert neuronkit.open_artifact(tmp_path / "a.nk").inputs[0].shape == (3, 4)  # the example's batch
+    np.savez(tmp_path / "ex.npz", x=np.ones((5, 4), np.float32))
+    out = run("compile", onnx_file, "-o", tmp_path / "b.nk", "--static-batch", "--example-inputs", tmp_path / "ex.npz")
+    assert out.exit_code == 0, out.output
+    assert neuronkit.open_artifact(tmp_path / "b.nk").inputs[0].shape == (5, 4)
+    out = run("compile", onnx_file, "-o", tmp_path / "c.nk", "--input-shape", "x:3xfour")
+    assert out.exit_code == 2 and "[NAME:]DIMS[:DTYPE]" in out.output
+
+
+def test_compile_says_which_option_gives_example_inputs(onnx_file, tmp_path, numpy_backend, monkeypatch):
+    from conftest import NumpyCompiler
+
+    from neuronkit import CompileError
+
+    def needs_examples(self, model, request):
+        raise CompileError("the numpy-test backend needs example_inputs= (arrays shaped like real inputs)")
+
+    monkeypatch.setattr(NumpyCompiler, "compile", needs_examples)
+    out = run("compile", onnx_file, "-o", tmp_path / "x.nk", "-f", numpy_backend)
+    assert out.exit_code == 1 and "--input-shape 1x3x224x224" in out.output and "--example-inputs" in out.output
+
+
+def test_predict_batches_several_images_and_labels_each(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+    from PIL import Image
+
+    # [N, 3, 32, 32] -> channel means -> [N, 1000] logits: class 0 rises with red, class 2 with blue.
+    weights = np.zeros((3, 1000), np.float32)
+    weights[0, 0] = weights[2, 2] = 10
+    axes = helper.make_tensor("axes", TensorProto.INT64, [2], [2, 3])
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["image", "axes"], ["colour"], keepdims=0),
+         helper.make_node("MatMul", ["colour", "W"], ["logits"])], "classify",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
+        [axes, numpy_helper.from_array(weights, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    art = neuronkit.compile(model, "onnx", preprocess=neuronkit.Preprocess(labels="imagenet"))
+    path = art.save(tmp_path / "colours.nk")
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(tmp_path / "red.png")
+    Image.new("RGB", (30, 40), (0, 0, 255)).save(tmp_path / "blue.png")
+    out = run("predict", path, tmp_path / "red.png", tmp_path / "blue.png", "-o", tmp_path / "y.npy")
+    assert out.exit_code == 0, out.output
+    logits = np.load(tmp_path / "y.npy")
+    assert logits.shape == (2, 1000) and logits[0].argmax() == 0 and logits[1].argmax() == 2
+    red_table, blue_table = out.output.split("blue.png")
+    assert "red.png" in red_table and "tench" in red_table and "great white shark" in blue_table
