@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -11,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, plugins
-from .artifact import Artifact, Manifest, describe_files, now_iso, open_artifact
+from .artifact import Artifact, InvalidManifest, Manifest, describe_files, now_iso, open_artifact, validate_manifest
 from .cores import CoreSpec, apply_env, neuron_runtime_env, plan_groups
 from .errors import CompileError, NeuronkitError
-from .interfaces import Compiler, CompileRequest, Replica
+from .interfaces import Compiler, CompileRequest, CompileResult, Replica
 from .runtime import Runtime
 from .targets import discover, get_target
-from .types import PRECISIONS, Component, Preprocess
+from .types import PRECISIONS, CompileReport, Component, Preprocess, TensorSpec
 
 
 def compile(
@@ -101,6 +102,12 @@ def compile(
         raise CompileError(f"the {spec.name} backend failed to compile the model: {type(exc).__name__}: "
                            f"{str(exc)[:500]}{_other_backend_hint(model, spec.name)}") from exc
     seconds = time.perf_counter() - start
+    try:
+        _check_result(result)
+    except CompileError as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise CompileError(f"the {spec.name} backend returned a CompileResult whose {exc}; report this to "
+                           f"the authors of {spec.plugin or 'its plugin'}") from None
     manifest = Manifest(
         backend=Component(spec.name, _plugin_version(spec)),
         plugin=spec.plugin,
@@ -122,7 +129,44 @@ def compile(
         neuronkit_version=__version__,
         created=now_iso(),
     )
+    try:  # never hand out an artifact that open_artifact would refuse
+        validate_manifest(json.loads(json.dumps(manifest.to_dict())))
+    except InvalidManifest as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise CompileError(f"the {spec.name} backend returned a CompileResult that makes an invalid manifest: "
+                           f"{exc.problem}; report this to the authors of {spec.plugin or 'its plugin'}") from None
     return Artifact(workdir, manifest, temporary=True)
+
+
+def _check_result(result: Any) -> None:
+    """Check a backend's :class:`CompileResult` field by field; the message names the first wrong one."""
+    def expect(ok: bool, name: str, what: str, value: Any) -> None:
+        if not ok:
+            raise CompileError(f"{name} is {repr(value)[:80]}, not {what}")
+
+    expect(isinstance(result, CompileResult), "value", "a neuronkit.CompileResult", result)
+    for side in ("inputs", "outputs"):
+        specs = getattr(result, side)
+        expect(isinstance(specs, (tuple, list)) and len(specs) > 0 and all(isinstance(t, TensorSpec) for t in specs),
+               side, "a non-empty tuple of neuronkit.TensorSpec", specs)
+    for part in ("framework", "compiler"):
+        expect(isinstance(getattr(result, part), Component), part, "a neuronkit.Component", getattr(result, part))
+    expect(isinstance(result.flags, (tuple, list)) and all(isinstance(f, str) for f in result.flags), "flags",
+           "a tuple of strings", result.flags)
+    expect(isinstance(result.engine, str), "engine", "a string", result.engine)
+    size = result.batch_size
+    expect(size is None or (type(size) is int and size >= 1), "batch_size", "None or an int of 1 or more", size)
+    expect(isinstance(result.dynamic_batch, bool), "dynamic_batch", "a bool", result.dynamic_batch)
+    expect(isinstance(result.report, CompileReport), "report", "a neuronkit.CompileReport", result.report)
+    expect(result.preprocess is None or isinstance(result.preprocess, Preprocess), "preprocess",
+           "None or a neuronkit.Preprocess", result.preprocess)
+    try:
+        json.dumps(result.load, allow_nan=False)
+        loadable = isinstance(result.load, dict) and all(isinstance(k, str) for k in result.load)
+    except (TypeError, ValueError):  # numpy scalars, paths, NaN...
+        loadable = False
+    expect(loadable, "load", "a dict with str keys and JSON values (str, int, float, bool, None, lists, dicts)",
+           result.load)
 
 
 def load(

@@ -246,10 +246,18 @@ def _object(data: dict, key: str) -> dict:
     return value
 
 
+class InvalidManifest(ArtifactError):
+    """A manifest value of the wrong type or range; :attr:`problem` names the field."""
+
+    def __init__(self, problem: str):
+        super().__init__(f"{MANIFEST} is invalid: {problem}; the artifact was altered or damaged: copy it again "
+                         f"or compile the model again")
+        self.problem = problem
+
+
 def _expect(ok, field_name: str, what: str, value) -> None:
     if not ok:
-        raise ArtifactError(f"{MANIFEST} is invalid: {field_name} must be {what}, not {_short(value)}; the "
-                            f"artifact was altered or damaged: copy it again or compile the model again")
+        raise InvalidManifest(f"{field_name} must be {what}, not {_short(value)}")
 
 
 def _is_int(value) -> bool:

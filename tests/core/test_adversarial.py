@@ -745,3 +745,37 @@ def test_install_hints_keep_their_extra_everywhere(fake_missing_backend, tmp_pat
     model.write_bytes(b"x")
     out = cli_run("compile", model, "-o", tmp_path / "m.nk", "-f", fake_missing_backend)
     assert out.exit_code == 1 and hint in out.output
+
+
+# -- a backend's CompileResult is checked before the core builds on it
+
+def _result_with(**changes):
+    from neuronkit import CompileReport, CompileResult, Component, TensorSpec
+
+    fields = dict(inputs=(TensorSpec("x", "float32", (None, 4)),), outputs=(TensorSpec("y", "float32", (None, 3)),),
+                  framework=Component("numpy", "1"), compiler=Component("matmul", "1"), batch_size=None,
+                  dynamic_batch=True, report=CompileReport(), load={"weights": "w.npy"})
+    return CompileResult(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("field,result", [
+    ("inputs", lambda: _result_with(inputs=(("x", "float32", (None, 4)),))),
+    ("outputs", lambda: _result_with(outputs=())),
+    ("framework", lambda: _result_with(framework=("numpy", "1"))),
+    ("flags", lambda: _result_with(flags="--fast")),
+    ("batch_size", lambda: _result_with(batch_size=np.int64(4))),
+    ("batch_size", lambda: _result_with(batch_size=0)),
+    ("dynamic_batch", lambda: _result_with(dynamic_batch="yes")),
+    ("report", lambda: _result_with(report={"ops_total": 1})),
+    ("load", lambda: _result_with(load={"rows": np.int64(3)})),
+    ("load", lambda: _result_with(load={"scale": float("nan")})),
+    ("value", lambda: None),
+    ("dtype", lambda: _result_with(inputs=(neuronkit.TensorSpec("x", "str", (None, 4)),))),
+])
+def test_a_badly_typed_compile_result_is_a_compile_error_naming_the_field(numpy_backend, weights, monkeypatch,
+                                                                          field, result):
+    from conftest import NumpyCompiler
+
+    monkeypatch.setattr(NumpyCompiler, "compile", lambda self, model, request: result())
+    with pytest.raises(neuronkit.CompileError, match=f"numpy-test backend .*{field}.*report this"):
+        neuronkit.compile(weights, numpy_backend)
