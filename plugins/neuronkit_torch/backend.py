@@ -164,7 +164,10 @@ def _inductor(spec, model, examples, names, out_names, dynamic, request):
     request.progress("exporting with torch.export")
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     shapes = tuple({0: batch} for _ in examples) if dynamic else None
-    exported = torch.export.export(model, examples, dynamic_shapes=shapes)
+    # torch.export specialises a dimension of size 1 to the constant 1 ("0/1 specialisation"), so a
+    # batch-1 example, the one most users pass, would fail with a dynamic batch: trace two copies of it.
+    traced = tuple(torch.cat([t, t]) if dynamic and t.shape[0] == 1 else t for t in examples)
+    exported = torch.export.export(model, traced, dynamic_shapes=shapes)
     request.progress("compiling C++ with AOTInductor (tens of seconds)")
     torch._inductor.aoti_compile_and_package(exported, package_path=str(request.workdir / MODEL_PT2))
     with torch.no_grad():

@@ -114,3 +114,36 @@ def test_pypi_placeholder_is_recognised(monkeypatch):
                         lambda name, *a: fail() if name == "torch_neuronx" else real(name, *a))
     with pytest.raises(BackendUnavailable, match="only the PyPI placeholder.*pip install torch-neuronx"):
         neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2")
+
+
+def test_inductor_compiles_a_dynamic_batch_from_a_batch_1_example():
+    # torch.export specialises a size-1 dimension: the batch-1 example most users pass must still work.
+    model = small_net()
+    art = neuronkit.compile(model, "torch", example_inputs=images(1), engine="inductor")
+    assert art.manifest.dynamic_batch and art.inputs[0].shape[0] is None
+    with neuronkit.load(art) as rt:
+        for batch in (1, 3):
+            x = images(batch, seed=batch)
+            assert relative_error(rt(x), eager(model, x)[0]) < 1e-4
+
+
+def test_a_torchscript_file_compiles_from_the_command_line_with_input_shape(tmp_path):
+    from click.testing import CliRunner
+
+    from neuronkit.cli import cli
+
+    scripted = tmp_path / "net.pt"
+    torch.jit.script(small_net()).save(str(scripted))
+    out = CliRunner().invoke(cli, ["compile", str(scripted), "-o", str(tmp_path / "net.nk"),
+                                   "--input-shape", "x:1x3x32x32"])
+    assert out.exit_code == 0, out.output
+    assert neuronkit.open_artifact(tmp_path / "net.nk").inputs[0].shape == (None, 3, 32, 32)
+    out = CliRunner().invoke(cli, ["compile", str(scripted), "-o", str(tmp_path / "bad.nk")])
+    assert out.exit_code == 1 and "--input-shape" in out.output
+
+
+def test_an_onnx_file_given_to_the_torch_backend_points_to_the_onnx_backend(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x08not torch")
+    with pytest.raises(CompileError, match="looks like a model for the onnx backend.*-f onnx"):
+        neuronkit.compile(str(path), "torch")
