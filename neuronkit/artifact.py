@@ -218,8 +218,8 @@ def _validate_preprocess(pre: dict) -> None:
     _expect(_is_number(pre.get("scale")), "preprocess.scale", "a number", pre.get("scale"))
     for key in ("mean", "std"):
         values = pre.get(key)
-        _expect(_is_list_of(values, (int, float)) and len(values) == 3 and all(_is_number(v) for v in values),
-                f"preprocess.{key}", "a list of 3 numbers", values)
+        _expect(_is_list_of(values, (int, float)) and len(values) in (1, 3) and all(_is_number(v) for v in values),
+                f"preprocess.{key}", "a list of 1 or 3 numbers", values)
     _expect(all(v != 0 for v in pre["std"]), "preprocess.std", "non-zero numbers", pre["std"])
     _expect(isinstance(pre.get("labels", ""), str), "preprocess.labels", "a string", pre.get("labels"))
 
