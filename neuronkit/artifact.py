@@ -2,8 +2,11 @@
 
 The one-file form is a ZIP archive (stored, not compressed: weights barely compress and users
 copy artifacts between machines, so save and load speed matter more). Saving is atomic: the new
-artifact is written aside and renamed over the old one only when complete. Opening verifies the
-schema version, that every entry stays inside the artifact, and the sha256 and size of every file.
+artifact is written aside and renamed over the old one only when complete; only an artifact is
+ever replaced, and a directory save killed between its two renames is undone on the next open or
+save. Opening treats both forms alike: it validates the manifest against the schema, checks that
+the artifact holds exactly the listed files (no links, no extras, nothing outside it) with their
+sha256 and size, and bounds what it reads, so a hostile file costs neither memory nor disk.
 """
 
 from __future__ import annotations
