@@ -572,7 +572,7 @@ def _not_an_artifact(path: Path) -> str:
 def _open_directory(root: Path) -> Artifact:
     manifest_path = root / MANIFEST
     if not manifest_path.is_file() or manifest_path.is_symlink():
-        what = "no" if not os.path.lexists(manifest_path) else "a link or folder, not a file, as its"
+        what = "no" if not os.path.lexists(manifest_path) else "a link, folder or pipe, not a file, as its"
         raise ArtifactError(f"{root} has {what} {MANIFEST}: not a neuronkit artifact; give the path of one")
     manifest = Manifest.from_dict(_parse_json(_read_capped(manifest_path), root))
     _match_manifest(root, set(_tree_files(root)) - {MANIFEST}, manifest)
