@@ -50,12 +50,12 @@ def measure(name: str, fn: Callable, inputs, batch: int, seconds: float = 5.0, w
 
     def worker():
         mine = []
-        while True:
+        while True:  # at least one call per thread, so even a very short run has a latency to report
             t0 = time.perf_counter()
-            if t0 >= deadline:
-                break
             fn(inputs)
             mine.append((time.perf_counter() - t0) * 1e3)
+            if time.perf_counter() >= deadline:
+                break
         with lock:
             latencies.extend(mine)
 

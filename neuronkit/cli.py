@@ -126,9 +126,10 @@ def devices(as_json):
 @click.option("-t", "--target", default="cpu", show_default=True, help="cpu, inf1, inf2 or trn1.")
 @click.option("-p", "--precision", default="auto", show_default=True, help="auto, fp32, bf16 or fp16.")
 @click.option("--engine", help="Host engine for the cpu target (see `neuronkit backends`).")
-@click.option("--batch-size", type=int, help="Batch to compile for.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch to compile for.")
 @click.option("--dynamic-batch/--static-batch", default=None, help="Accept other batch sizes at run time.")
-@click.option("--pipeline-cores", type=int, default=1, show_default=True, help="NeuronCores per model copy.")
+@click.option("--pipeline-cores", type=click.IntRange(min=1), default=1, show_default=True,
+              help="NeuronCores per model copy.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="[NAME:]1x3x224x224[:DTYPE]",
               help="An example input of this shape (random values, float32 unless DTYPE is given); repeat it for "
                    "each input, in the model's order. TorchScript files need example inputs.")
@@ -248,7 +249,8 @@ def _print_manifest(m) -> None:
 @click.argument("artifact", type=click.Path(exists=True))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--cores", help="Cores to load on: a count or indices like 0-3.")
-@click.option("--top", type=int, default=5, show_default=True, help="Classes to show for a classifier.")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Classes to show for a classifier.")
 @click.option("-o", "--output", type=click.Path(), help="Save the (first) output as .npy.")
 def predict(artifact, inputs, cores, top, output):
     """Run an artifact on INPUTS: image files (resized and normalised as the manifest says) or .npy arrays.
@@ -300,11 +302,12 @@ def predict(artifact, inputs, cores, top, output):
 
 @cli.command()
 @click.argument("artifact", type=click.Path(exists=True))
-@click.option("--batch", type=int, help="Batch size to send (default: the compiled batch, else 1).")
-@click.option("--seconds", type=float, default=10.0, show_default=True, help="How long to measure.")
+@click.option("--batch", type=click.IntRange(min=1), help="Batch size to send (default: the compiled batch, else 1).")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="How long to measure.")
 @click.option("--cores", help="Cores to load on: a count or indices like 0-3.")
 @click.option("--group-size", type=int, help="Cores per replica.")
-@click.option("--threads", type=int, help="Concurrent callers (default: two per replica).")
+@click.option("--threads", type=click.IntRange(min=1), help="Concurrent callers (default: two per replica).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def bench(artifact, batch, seconds, cores, group_size, threads, as_json):
     """Measure an artifact's throughput and latency on random inputs, every replica kept busy."""

@@ -779,3 +779,27 @@ def test_a_badly_typed_compile_result_is_a_compile_error_naming_the_field(numpy_
     monkeypatch.setattr(NumpyCompiler, "compile", lambda self, model, request: result())
     with pytest.raises(neuronkit.CompileError, match=f"numpy-test backend .*{field}.*report this"):
         neuronkit.compile(weights, numpy_backend)
+
+
+@pytest.mark.parametrize("args", [
+    ["bench", "ART", "--batch", "-1"], ["bench", "ART", "--seconds", "-1"], ["bench", "ART", "--threads", "0"],
+    ["bench", "ART", "--group-size", "0"], ["bench", "ART", "--cores", "abc"], ["predict", "ART", "X", "--top", "-1"],
+    ["predict", "ART", "X", "--cores", "0.5"], ["predict", "ART", "ART"],
+    ["compile", "X", "-o", "Y", "--batch-size", "0"], ["compile", "X", "-o", "Y", "--pipeline-cores", "0"], ["compile", "X", "-o", "Y", "-t", "gpu", "-f", "onnx"],
+])
+def test_bad_command_line_values_are_usage_errors_or_one_line_errors(tmp_path, args):
+    from conftest import mlp
+
+    art = neuronkit.compile(mlp()).save(tmp_path / "m.nk")
+    np.save(tmp_path / "x.npy", np.ones((2, 4), np.float32))
+    paths = {"ART": art, "X": tmp_path / "x.npy", "Y": tmp_path / "y.nk"}
+    out = cli_run(*[paths.get(a, a) for a in args])
+    assert isinstance(out.exception, SystemExit) and out.exit_code in (1, 2), out.exception
+    assert out.exit_code == 2 or out.output.startswith("Error:"), out.output
+
+
+def test_a_very_short_bench_still_reports_latencies(tmp_path):
+    from neuronkit.bench import measure
+
+    result = measure("short", lambda x: None, None, batch=1, seconds=1e-9, warmup=0, threads=2)
+    assert result.calls >= 2 and result.latency(50) >= 0
