@@ -785,7 +785,8 @@ def test_a_badly_typed_compile_result_is_a_compile_error_naming_the_field(numpy_
     ["bench", "ART", "--batch", "-1"], ["bench", "ART", "--seconds", "-1"], ["bench", "ART", "--threads", "0"],
     ["bench", "ART", "--group-size", "0"], ["bench", "ART", "--cores", "abc"], ["predict", "ART", "X", "--top", "-1"],
     ["predict", "ART", "X", "--cores", "0.5"], ["predict", "ART", "ART"],
-    ["compile", "X", "-o", "Y", "--batch-size", "0"], ["compile", "X", "-o", "Y", "--pipeline-cores", "0"], ["compile", "X", "-o", "Y", "-t", "gpu", "-f", "onnx"],
+    ["compile", "X", "-o", "Y", "--batch-size", "0"], ["compile", "X", "-o", "Y", "--pipeline-cores", "0"],
+    ["compile", "X", "-o", "Y", "-t", "gpu", "-f", "onnx"],
 ])
 def test_bad_command_line_values_are_usage_errors_or_one_line_errors(tmp_path, args):
     from conftest import mlp
