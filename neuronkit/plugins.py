@@ -66,7 +66,13 @@ def reset() -> None:
 def register(plugin: Any, name: str) -> None:
     """Register a plugin object in this process (tests, notebooks); undo with :func:`unregister`."""
     global _backends
-    get_plugin_manager().register(plugin, name=name)
+    pm = get_plugin_manager()
+    pm.register(plugin, name=name)
+    try:
+        _check_hook_names(pm, plugin)
+    except PluginError as exc:
+        pm.unregister(name=name)
+        raise PluginError(f"plugin {name!r}: {exc}") from None
     _infos[name] = PluginInfo(name, distribution="(registered in process)")
     _backends = None
 

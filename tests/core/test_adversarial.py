@@ -804,3 +804,16 @@ def test_a_very_short_bench_still_reports_latencies(tmp_path):
 
     result = measure("short", lambda x: None, None, batch=1, seconds=1e-9, warmup=0, threads=2)
     assert result.calls >= 2 and result.latency(50) >= 0
+
+
+def test_registering_a_plugin_with_a_misspelt_hook_in_process_says_so():
+    from neuronkit import PluginError, hookimpl, plugins
+
+    class Misspelt:
+        @hookimpl
+        def neuronkit_backendz(self):
+            return []
+
+    with pytest.raises(PluginError, match="'misspelt'.*neuronkit_backendz, which neuronkit does not define"):
+        plugins.register(Misspelt(), name="misspelt")
+    assert not plugins.get_plugin_manager().has_plugin("misspelt")
