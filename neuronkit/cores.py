@@ -87,11 +87,10 @@ def _split(cores: CoreSpec, group_size, available: int, pipeline_cores: int | No
     if group_size is not None and not (_is_index(group_size) and group_size >= 1):
         raise _Bad(f"group_size={group_size!r} must be a whole number of 1 or more")
     if _is_sequence(cores) and cores and all(_is_sequence(g) for g in cores):
-        groups = [CoreGroup(_contiguous(_indices(g, f"group {list(g)!r}"), f"group {list(g)}")) for g in cores]
-        _in_range(_contiguous([c for g in groups for c in g.cores], f"cores={[list(g.cores) for g in groups]}"),
-                  available)
+        groups = [CoreGroup(_contiguous(_indices(g, f"group {_show(g)}"), f"group {_show(g)}")) for g in cores]
+        _in_range(_contiguous([c for g in groups for c in g.cores], f"cores={_show(cores)}"), available)
         if group_size is not None and any(g.size != group_size for g in groups):
-            raise _Bad(f"explicit groups {cores} do not all have group_size={group_size}")
+            raise _Bad(f"explicit groups {_show(cores)} do not all have group_size={group_size}")
         return groups
     flat = _in_range(_flat_cores(cores, available), available)
     size = group_size or pipeline_cores or len(flat)
@@ -103,7 +102,7 @@ def _split(cores: CoreSpec, group_size, available: int, pipeline_cores: int | No
 
 def _flat_cores(cores: CoreSpec, available: int) -> Sequence[int]:
     if cores is None:
-        return tuple(range(available))
+        return _contiguous(list(range(available)), "this process's set of cores")
     if _is_index(cores):
         if cores < 1:
             raise _Bad(f"cores={cores} must be at least 1")
@@ -116,10 +115,10 @@ def _flat_cores(cores: CoreSpec, available: int) -> Sequence[int]:
         except CoreSpecError as exc:
             raise _Bad(str(exc)) from None
     if _is_sequence(cores):
-        return _contiguous(_indices(cores, f"cores={list(cores)!r}"), f"cores={list(cores)}")
+        return _contiguous(_indices(cores, f"cores={_show(cores)}"), f"cores={_show(cores)}")
     if isinstance(cores, (set, frozenset)):
-        raise _Bad(f"cores={cores!r} is a set, which has no order; give a sorted list")
-    raise _Bad(f"cores={cores!r} is not a core spec; {_FORMS}")
+        raise _Bad(f"cores={_show(cores)} is a set, which has no order; give a sorted list")
+    raise _Bad(f"cores={_show(cores)} is not a core spec; {_FORMS}")
 
 
 def _in_range(cores: Sequence[int], available: int) -> Sequence[int]:
@@ -132,6 +131,12 @@ def _indices(values, what: str) -> list[int]:
     if not all(_is_index(v) for v in values):
         raise _Bad(f"{what} must hold whole core numbers only; {_FORMS}")
     return [int(v) for v in values]
+
+
+def _show(value) -> str:
+    """A spec as the user wrote it, cut short: a 10,000-core list must not make a 10,000-core message."""
+    text = repr(list(value) if isinstance(value, (tuple, range)) else value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _is_index(value) -> bool:

@@ -817,3 +817,12 @@ def test_registering_a_plugin_with_a_misspelt_hook_in_process_says_so():
     with pytest.raises(PluginError, match="'misspelt'.*neuronkit_backendz, which neuronkit does not define"):
         plugins.register(Misspelt(), name="misspelt")
     assert not plugins.get_plugin_manager().has_plugin("misspelt")
+
+
+def test_a_huge_core_list_gives_a_short_message():
+    from neuronkit.cores import plan_groups
+    from neuronkit.targets import get_target
+
+    with pytest.raises(CoreSpecError, match="this process has 16 NeuronCores") as caught:
+        plan_groups(get_target("inf1"), _inf1_host(), list(range(0, 20000, 2)))
+    assert len(str(caught.value)) < 300
