@@ -125,7 +125,9 @@ class Runtime:
         if isinstance(inputs, Mapping):
             names = [s.name for s in specs]
             if set(inputs) != set(names):
-                raise InputError(f"input names {sorted(inputs)} do not match the model's {names}; "
+                given_names = sorted(repr(k) for k in inputs)  # keys may be of any (mixed) type
+                shown = ", ".join(given_names[:10]) + (", …" if len(given_names) > 10 else "")
+                raise InputError(f"input names [{shown}] do not match the model's {names}; "
                                  f"expected {self._signature()}")
             given = [inputs[name] for name in names]
         elif isinstance(inputs, (list, tuple)):

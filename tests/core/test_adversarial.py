@@ -471,7 +471,7 @@ weird_inputs = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5), st.binary(max_size=5),
     st.lists(st.lists(st.floats(allow_nan=False, width=32), max_size=4), max_size=4),  # read as several inputs
     st.lists(st.lists(st.floats(width=32), max_size=4), min_size=2, max_size=4).map(lambda rows: (rows,)),  # ragged
-    st.dictionaries(st.sampled_from(["x", "y", "image"]), st.integers(), max_size=2),
+    st.dictionaries(st.one_of(st.sampled_from(["x", "y", "image"]), st.integers()), st.integers(), max_size=3),
     st.builds(lambda shape, kind: np.zeros(shape, kind),
               st.lists(st.integers(0, 4), max_size=4).map(tuple),
               st.sampled_from(["float32", "float16", ">f4", "int64", "<U3", "bool", "complex64", "O"])),
