@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import shutil
 import tempfile
 import time
@@ -53,6 +54,9 @@ def compile(
         the manifest. Backends may supply a default for models they know.
     :param progress: called with a short message at each compile stage.
     """
+    _check_arguments(framework=framework, target=target, precision=precision, engine=engine, batch_size=batch_size,
+                     dynamic_batch=dynamic_batch, pipeline_cores=pipeline_cores)
+    batch_size, pipeline_cores = None if batch_size is None else int(batch_size), int(pipeline_cores)
     spec = plugins.find_backend(framework) if framework else plugins.claim_backend(model)
     plugins.ensure_available(spec)
     tgt = get_target(target)
@@ -73,8 +77,6 @@ def compile(
         raise CompileError(f"engine= chooses a host engine for target='cpu'; {tgt.name} uses {tgt.compiler}")
     if engine and engine not in spec.engines:
         raise CompileError(f"the {spec.name} backend has no engine {engine!r}; choose one of {', '.join(spec.engines)}")
-    if batch_size is not None and batch_size < 1:
-        raise CompileError(f"batch_size={batch_size} must be at least 1")
     if example_inputs is not None and not isinstance(example_inputs, (tuple, list, dict)):
         example_inputs = (example_inputs,)
 
@@ -136,6 +138,27 @@ def compile(
         raise CompileError(f"the {spec.name} backend returned a CompileResult that makes an invalid manifest: "
                            f"{exc.problem}; report this to the authors of {spec.plugin or 'its plugin'}") from None
     return Artifact(workdir, manifest, temporary=True)
+
+
+_ARGUMENTS = {  # compile()'s arguments: accepted types, and what to say when a value has another
+    "framework": ((str, type(None)), "a backend name such as 'torch', or None"),
+    "target": (str, "a target name: cpu, inf1, inf2 or trn1"),
+    "precision": (str, "auto, fp32, bf16 or fp16"),
+    "engine": ((str, type(None)), "an engine name from `neuronkit backends`, or None"),
+    "batch_size": ((numbers.Integral, type(None)), "a whole number of 1 or more, or None"),
+    "dynamic_batch": ((bool, type(None)), "True, False or None"),
+    "pipeline_cores": (numbers.Integral, "a whole number of 1 or more"),
+}
+
+
+def _check_arguments(**given: Any) -> None:
+    """Refuse a wrongly typed argument to :func:`compile` by name, before any backend sees it."""
+    for name, value in given.items():
+        kinds, what = _ARGUMENTS[name]
+        whole = name in ("batch_size", "pipeline_cores")
+        if not isinstance(value, kinds) or (whole and isinstance(value, bool)) or (whole and value is not None
+                                                                                 and value < 1):
+            raise CompileError(f"{name}={repr(value)[:60]} must be {what}")
 
 
 def _check_result(result: Any) -> None:

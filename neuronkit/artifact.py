@@ -530,6 +530,9 @@ def open_artifact(path: str | Path) -> Artifact:
     Both forms follow the same rules: the manifest must match schema 1, the artifact must hold
     exactly the files it lists (no symbolic links, nothing else), each with its size and sha256.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArtifactError(f"open_artifact takes the path of an artifact (str or pathlib.Path), not "
+                            f"{type(path).__name__}")
     path = Path(path)
     if not os.path.lexists(path):
         _recover(path.absolute())  # a directory save killed midway leaves the old artifact aside

@@ -826,3 +826,31 @@ def test_a_huge_core_list_gives_a_short_message():
     with pytest.raises(CoreSpecError, match="this process has 16 NeuronCores") as caught:
         plan_groups(get_target("inf1"), _inf1_host(), list(range(0, 20000, 2)))
     assert len(str(caught.value)) < 300
+
+
+# -- the Python API: wrongly typed arguments are named, never a raw TypeError
+
+any_value = st.one_of(st.none(), st.booleans(), st.integers(-3, 10), st.floats(), st.text(max_size=6),
+                      st.sampled_from(["cpu", "inf1", "fp32", "bf16", "auto", "numpy-test", "onnxruntime"]),
+                      st.lists(st.integers(0, 3), max_size=2))
+
+
+@FAST
+@given(framework=any_value, target=any_value, precision=any_value, engine=any_value, batch_size=any_value,
+       dynamic_batch=any_value, pipeline_cores=any_value)
+def test_any_compile_arguments_compile_or_raise_a_neuronkit_error(numpy_backend, weights, framework, target,
+                                                                  precision, engine, batch_size, dynamic_batch,
+                                                                  pipeline_cores):
+    try:
+        art = neuronkit.compile(weights, framework, target=target, precision=precision, engine=engine,
+                                batch_size=batch_size, dynamic_batch=dynamic_batch, pipeline_cores=pipeline_cores)
+    except NeuronkitError as exc:
+        assert len(str(exc)) < 600
+    else:
+        assert art.manifest.pipeline_cores >= 1
+
+
+@pytest.mark.parametrize("value", [5, None, b"m.nk", ["m.nk"]])
+def test_open_and_load_take_paths_only(value):
+    with pytest.raises(ArtifactError, match="takes the path of an artifact"):
+        neuronkit.load(value)
