@@ -262,6 +262,7 @@ def predict(artifact, inputs, cores, top, output):
 
     from .api import load
     from .artifact import open_artifact
+    from .errors import InputError
     from .images import imagenet_labels, load_image, top_k
 
     art = open_artifact(artifact)
@@ -270,7 +271,12 @@ def predict(artifact, inputs, cores, top, output):
         raise click.UsageError(f"the model takes {len(specs)} inputs, one file each; got {len(inputs)}")
 
     def read(path, spec):
-        return np.load(path) if path.endswith(".npy") else load_image(path, spec, art.manifest.preprocess)
+        if not path.endswith(".npy"):
+            return load_image(path, spec, art.manifest.preprocess)
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:  # damaged, or a pickled object array (never loaded: unsafe)
+            raise InputError(f"cannot read {path} as a .npy array ({exc}); save it with numpy.save") from None
 
     if len(specs) == 1:  # one input: every file is part of one batch, in the order given
         parts = [read(path, specs[0]) for path in inputs]

@@ -854,3 +854,17 @@ def test_any_compile_arguments_compile_or_raise_a_neuronkit_error(numpy_backend,
 def test_open_and_load_take_paths_only(value):
     with pytest.raises(ArtifactError, match="takes the path of an artifact"):
         neuronkit.load(value)
+
+
+@pytest.mark.parametrize("content", [b"\x93NUMPY garbage", "object-array"])
+def test_predict_refuses_a_damaged_or_pickled_npy_clearly(tmp_path, content):
+    from conftest import mlp
+
+    art = neuronkit.compile(mlp()).save(tmp_path / "m.nk")
+    bad = tmp_path / "x.npy"
+    if content == "object-array":
+        np.save(bad, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    else:
+        bad.write_bytes(content)
+    out = cli_run("predict", art, bad)
+    assert out.exit_code == 1 and out.output.startswith("Error: cannot read") and "numpy.save" in out.output
