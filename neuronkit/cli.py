@@ -6,6 +6,7 @@ import json
 import math
 import re
 import sys
+import zipfile
 
 import click
 from rich.console import Console
@@ -194,7 +195,7 @@ def _read_example_inputs(path) -> tuple:
         return ()
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise click.BadParameter(f"cannot read {path} as .npy or .npz ({exc})", param_hint="--example-inputs") \
             from None
     if isinstance(loaded, np.ndarray):
@@ -275,7 +276,7 @@ def predict(artifact, inputs, cores, top, output):
             return load_image(path, spec, art.manifest.preprocess)
         try:
             return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:  # damaged, or a pickled object array (never loaded: unsafe)
+        except (OSError, ValueError, EOFError) as exc:  # damaged, empty, or pickled objects (never unpickled)
             raise InputError(f"cannot read {path} as a .npy array ({exc}); save it with numpy.save") from None
 
     if len(specs) == 1:  # one input: every file is part of one batch, in the order given

@@ -856,7 +856,7 @@ def test_open_and_load_take_paths_only(value):
         neuronkit.load(value)
 
 
-@pytest.mark.parametrize("content", [b"\x93NUMPY garbage", "object-array"])
+@pytest.mark.parametrize("content", [b"\x93NUMPY garbage", b"", "object-array"])
 def test_predict_refuses_a_damaged_or_pickled_npy_clearly(tmp_path, content):
     from conftest import mlp
 
@@ -868,3 +868,14 @@ def test_predict_refuses_a_damaged_or_pickled_npy_clearly(tmp_path, content):
         bad.write_bytes(content)
     out = cli_run("predict", art, bad)
     assert out.exit_code == 1 and out.output.startswith("Error: cannot read") and "numpy.save" in out.output
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 damaged npz", b"", b"\x93NUMPY garbage"])
+def test_compile_refuses_damaged_example_inputs_clearly(tmp_path, content):
+    from conftest import mlp
+    from onnx import save
+
+    save(mlp(), tmp_path / "m.onnx")
+    (tmp_path / "ex.npz").write_bytes(content)
+    out = cli_run("compile", tmp_path / "m.onnx", "-o", tmp_path / "m.nk", "--example-inputs", tmp_path / "ex.npz")
+    assert out.exit_code == 2 and "cannot read" in out.output
