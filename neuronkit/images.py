@@ -34,7 +34,7 @@ def load_image(path: str | Path, spec: TensorSpec, preprocess: Preprocess | None
     h, w = image_size(spec, pre.layout)
     try:
         image = Image.open(path).convert("RGB")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # bomb: a tiny file claiming gigapixels
         raise InputError(f"cannot read {path} as an image ({exc}); give a PNG/JPEG file or a .npy array") from None
     # Resize the shorter side to 256/224 of the crop (the ImageNet evaluation recipe), then centre-crop.
     scale = max(h, w) * 256 / 224 / min(image.size)

@@ -879,3 +879,25 @@ def test_compile_refuses_damaged_example_inputs_clearly(tmp_path, content):
     (tmp_path / "ex.npz").write_bytes(content)
     out = cli_run("compile", tmp_path / "m.onnx", "-o", tmp_path / "m.nk", "--example-inputs", tmp_path / "ex.npz")
     assert out.exit_code == 2 and "cannot read" in out.output
+
+
+def test_a_decompression_bomb_image_is_an_input_error(tmp_path):
+    from PIL import Image
+
+    art = neuronkit.compile(add_one_model_image(), "onnx", preprocess=neuronkit.Preprocess())
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 400 Mpixel, a few kB on disk: over PIL's bomb limit
+    out = cli_run("predict", art.save(tmp_path / "m.nk"), bomb)
+    assert out.exit_code == 1 and out.output.startswith("Error: cannot read") and "as an image" in out.output
+
+
+def add_one_model_image():
+    """[N, 3, 8, 8] -> itself: an image model small enough to build in a test."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["same"])], "same",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("same", TensorProto.FLOAT, ["N", 3, 8, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
