@@ -135,22 +135,27 @@ def _from_neuron_ls() -> tuple[NeuronDevice, ...]:
     except (OSError, subprocess.SubprocessError, ValueError):
         return ()  # older neuron-ls without --json-output: fall back to sysfs
     # neuron-ls does not print the core generation; a chip with 4 cores is Inferentia (v1).
-    return tuple(
-        NeuronDevice(int(e["neuron_device"]), int(e["nc_count"]), NCV1 if int(e["nc_count"]) == 4 else NCV2,
-                     "neuron-ls")
-        for e in entries
-    )
+    try:
+        return tuple(
+            NeuronDevice(int(e["neuron_device"]), int(e["nc_count"]), NCV1 if int(e["nc_count"]) == 4 else NCV2,
+                         "neuron-ls")
+            for e in entries
+        )
+    except (KeyError, TypeError, ValueError):
+        return ()  # output this version does not know: fall back to sysfs
 
 
 def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
-    nodes = sorted((base / "dev").glob("neuron[0-9]*"), key=lambda p: int(p.name[6:]))
+    # Only /dev/neuronN with a number N; a core_count that is not a number counts as absent.
+    nodes = sorted((p for p in (base / "dev").glob("neuron[0-9]*") if p.name[6:].isdigit()),
+                   key=lambda p: int(p.name[6:]))
     devices = []
     for node in nodes:
         index = int(node.name[6:])
         sysdir = base / f"sys/devices/virtual/neuron_device/neuron{index}"
         arch = _read(sysdir / "info/architecture/arch_type")
         cores = _read(sysdir / "core_count")
-        if cores:
+        if cores.isdigit() and int(cores) > 0:
             kind = NCV1 if arch.upper() == "NCV1" or (not arch and cores == "4") else NCV2
             devices.append(NeuronDevice(index, int(cores), kind, "sysfs"))
         else:  # Inf1-era drivers may lack sysfs: a bare /dev/neuronN is an Inferentia chip

@@ -901,3 +901,16 @@ def add_one_model_image():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model
+
+
+def test_odd_sysfs_entries_do_not_break_device_discovery(tmp_path, monkeypatch):
+    from neuronkit.testing import make_fake_host
+
+    root = make_fake_host(tmp_path, devices=2)
+    (root / "dev" / "neuron1a").touch()
+    (root / "sys/devices/virtual/neuron_device/neuron1/core_count").write_text("four\n")
+    monkeypatch.setenv("NEURONKIT_SYSROOT", str(root))
+    out = cli_run("devices", "--json")
+    assert out.exit_code == 0, out.output
+    devices = json.loads(out.output)["devices"]
+    assert [(d["index"], d["cores"]) for d in devices] == [(0, 4), (1, 4)]  # neuron1 as /dev only: assumed 4
