@@ -203,7 +203,8 @@ def test_badly_typed_manifest_values_are_refused_naming_the_field(good, tmp_path
     set_path(manifest, dotted, value)
     entries = {**good[1], MANIFEST: json.dumps(manifest).encode()}
     path = write_zip(tmp_path / "m.nk", entries.items()) if form == "file" else as_directory(tmp_path, entries)
-    with pytest.raises(ArtifactError, match=f"{MANIFEST} is invalid: .*must be|no integer schema_version"):
+    top = dotted.split(".")[0]
+    with pytest.raises(ArtifactError, match=f"{MANIFEST} is invalid: {top}.*must be|no integer schema_version"):
         neuronkit.open_artifact(path)
 
 
@@ -423,9 +424,6 @@ def test_model_file_given_as_artifact_says_how_to_compile_it(tmp_path):
     assert "a model file for the onnx backend, not a neuronkit artifact" in out.output
     assert "neuronkit compile" in out.output and "truncated" not in out.output
 
-
-def test_every_refusal_is_a_neuronkit_error():
-    assert issubclass(ArtifactError, NeuronkitError)
 
 
 # -- predict inputs: byte order, generated values, closing while other threads run
