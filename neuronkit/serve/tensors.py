@@ -197,7 +197,7 @@ def from_tensor_proto(proto, name: str = "tensor") -> np.ndarray:
         pairs = np.array(values, dtype=np.float32 if tf_name == "DT_COMPLEX64" else np.float64)
         flat = (pairs[0::2] + 1j * pairs[1::2]).astype(dtype)
     else:
-        flat = _checked_cast(np.array(values), dtype, name)
+        flat = _from_repeated(values, dtype, name)
     if given < count:
         flat = np.concatenate([flat, np.repeat(flat[-1:], count - given)])
     return flat.reshape(shape)
@@ -280,6 +280,16 @@ def _checked_cast(values: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     return cast
 
 
+def _from_repeated(values, dtype: np.dtype, name: str) -> np.ndarray:
+    """A protobuf repeated number field as ``dtype``; read at full width first, so nothing wraps unseen."""
+    wide = {"i": np.int64, "u": np.uint64}.get(dtype.kind)
+    try:
+        values = np.array(values, dtype=wide)
+    except OverflowError:  # a negative value for an unsigned dtype
+        raise InvalidArgument(f"{name!r}: values out of range for {dtype.name}") from None
+    return _checked_cast(values, dtype, name)
+
+
 def from_infer_input(tensor, raw: bytes | None = None) -> np.ndarray:
     """The array of a ``ModelInferRequest.InferInputTensor``, from its raw contents or its typed contents."""
     name = tensor.name
@@ -299,7 +309,7 @@ def from_infer_input(tensor, raw: bytes | None = None) -> np.ndarray:
         raise InvalidArgument(f"{name!r}: shape {list(shape)} holds {count} values; contents.{field} has {len(values)}")
     if tensor.datatype == "BYTES":
         return _object_array(values, shape, name)
-    return _checked_cast(np.array(values), dtype, name).reshape(shape)
+    return _from_repeated(values, dtype, name).reshape(shape)
 
 
 def to_infer_output(name: str, array) -> tuple[object, bytes]:
