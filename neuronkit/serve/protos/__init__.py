@@ -73,11 +73,12 @@ kserve = _namespace(
         "ModelInferRequest", "ModelInferResponse",
     ],
 )
-# The nested classes, by the names tritonclient's users know them.
-kserve.InferInputTensor = kserve.ModelInferRequest.InferInputTensor
-kserve.InferRequestedOutputTensor = kserve.ModelInferRequest.InferRequestedOutputTensor
-kserve.InferOutputTensor = kserve.ModelInferResponse.InferOutputTensor
-kserve.TensorMetadata = kserve.ModelMetadataResponse.TensorMetadata
+# The nested classes, by the names tritonclient's users know them (looked up by full name: the pure-Python
+# protobuf runtime does not hang them on their parent class).
+kserve.InferInputTensor = message_class("inference.ModelInferRequest.InferInputTensor")
+kserve.InferRequestedOutputTensor = message_class("inference.ModelInferRequest.InferRequestedOutputTensor")
+kserve.InferOutputTensor = message_class("inference.ModelInferResponse.InferOutputTensor")
+kserve.TensorMetadata = message_class("inference.ModelMetadataResponse.TensorMetadata")
 
 SERVICES = {
     service.full_name: {
