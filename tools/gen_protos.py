@@ -10,6 +10,7 @@ The set is built with --include_imports, so any.proto and wrappers.proto travel 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -48,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     fresh = build()
     if args.check:
         if not OUTPUT.exists() or OUTPUT.read_bytes() != fresh:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale: run python tools/gen_protos.py", file=sys.stderr)
+            print(f"{os.path.relpath(OUTPUT, ROOT)} is stale: run python tools/gen_protos.py", file=sys.stderr)
             return 1
-        print(f"{OUTPUT.relative_to(ROOT)} is up to date")
+        print(f"{os.path.relpath(OUTPUT, ROOT)} is up to date")
         return 0
     OUTPUT.write_bytes(fresh)
-    print(f"wrote {OUTPUT.relative_to(ROOT)} ({len(fresh)} bytes)")
+    print(f"wrote {os.path.relpath(OUTPUT, ROOT)} ({len(fresh)} bytes)")
     return 0
 
 
