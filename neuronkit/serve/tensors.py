@@ -328,6 +328,17 @@ def to_infer_output(name: str, array) -> tuple[object, bytes]:
 _ACCEPTED_KINDS = {"b": "b", "i": "iu", "u": "iu", "f": "iuf", "c": "iufc", "V": "iuf"}
 
 
+def _exact_integers(parsed: np.ndarray, data, dtype: np.dtype, name: str) -> np.ndarray:
+    """Integers past int64 (e.g. large UINT64 values) parse as float or object: read them exactly."""
+    exact = np.array(data, dtype=object)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in exact.ravel()):
+        return parsed
+    try:
+        return np.array(exact.ravel().tolist(), dtype=np.uint64 if dtype.kind == "u" else np.int64).reshape(exact.shape)
+    except OverflowError:
+        raise InvalidArgument(f"{name!r}: values out of range for {dtype.name}") from None
+
+
 def _json_array(data, dtype: np.dtype, name: str, expected: str) -> np.ndarray:
     """A JSON value (number, bool, string or nested lists of them) as an array of ``dtype``."""
     if _is_string(dtype):
@@ -346,6 +357,8 @@ def _json_array(data, dtype: np.dtype, name: str, expected: str) -> np.ndarray:
         raise InvalidArgument(f"{name!r}: nested lists of unequal lengths; expected {expected}") from None
     if parsed.size == 0:
         return np.zeros(parsed.shape, dtype=dtype)
+    if dtype.kind in "iu" and parsed.dtype.kind in "fO":
+        parsed = _exact_integers(parsed, data, dtype, name)
     if parsed.dtype.kind not in _ACCEPTED_KINDS.get(dtype.kind, ""):
         found = {"b": "booleans", "U": "strings", "f": "fractional numbers", "O": "mixed values"}.get(
             parsed.dtype.kind, f"{parsed.dtype.name} values")

@@ -272,6 +272,8 @@ def test_json_v2_nested_flat_and_every_type():
     assert tensors.from_json_v2(flat).tolist() == tensors.from_json_v2(nested).tolist() == [[1, 2], [3, 4]]
     assert tensors.from_json_v2({"name": "b", "shape": [2], "datatype": "BOOL", "data": [True, False]}).dtype == bool
     assert tensors.from_json_v2({"name": "f", "shape": [1], "datatype": "FP64", "data": [1]}).tolist() == [1.0]
+    wide = tensors.from_json_v2({"name": "u", "shape": [2], "datatype": "UINT64", "data": [0, 2**64 - 1]})
+    assert wide.dtype == np.uint64 and wide.tolist() == [0, 2**64 - 1]
     text = tensors.from_json_v2({"name": "s", "shape": [2], "datatype": "BYTES", "data": ["a", "é"]})
     assert text.tolist() == [b"a", "é".encode()]
     assert tensors.from_json_v2({"name": "e", "shape": [0, 3], "datatype": "FP32", "data": []}).shape == (0, 3)
@@ -290,6 +292,8 @@ def test_json_v2_nested_flat_and_every_type():
     ({"name": "x", "shape": [2], "datatype": "BOOL", "data": [1, 0]}, "expected BOOL values"),
     ({"name": "x", "shape": [1], "datatype": "BYTES", "data": [3]}, "expected strings"),
     ({"name": "x", "shape": [1], "datatype": "UINT8", "data": [256]}, "out of range for uint8"),
+    ({"name": "x", "shape": [1], "datatype": "INT64", "data": [2**64]}, "out of range for int64"),
+    ({"name": "x", "shape": [2], "datatype": "INT64", "data": [-1, 2**63]}, "out of range for int64"),
     ({"name": "x", "shape": [1], "datatype": "FP99", "data": [1]}, "'x' has datatype 'FP99'"),
     ({"name": "x", "shape": "2", "datatype": "FP32", "data": [1]}, "shape must be a list"),
     ({"name": "x", "datatype": "FP32"}, "'x' lacks 'shape', 'data'"),
