@@ -62,7 +62,7 @@ def _numpy_dtype(np_name: str, what: str) -> np.dtype:
 
 def _dtype_name(dtype) -> str:
     """Our key for a dtype or dtype name: its numpy name, with every string kind folded into 'object'."""
-    if dtype == "bfloat16":  # a name numpy itself only knows once ml_dtypes is imported
+    if isinstance(dtype, str) and dtype == "bfloat16":  # a name numpy knows only through ml_dtypes
         return "bfloat16"
     try:
         dtype = np.dtype(dtype)
@@ -152,7 +152,7 @@ def _shape(dims, name: str) -> tuple[int, ...]:
 
 # ---------------------------------------------------------------- TensorFlow TensorProto
 
-# The typed field that carries each DataType's values (tensor.proto), and the numpy dtype to read it as.
+# The typed field that carries each DataType's values when tensor_content is empty (tensor.proto).
 _TF_VALUE_FIELDS = {
     "DT_FLOAT": "float_val", "DT_DOUBLE": "double_val", "DT_INT32": "int_val", "DT_INT16": "int_val",
     "DT_INT8": "int_val", "DT_UINT8": "int_val", "DT_UINT16": "int_val", "DT_INT64": "int64_val",
