@@ -37,6 +37,8 @@ def v2_body(**override):
     (TFS, {"json": {"inputs": {"x": [[1, 2, 3, 4]], "scale": [[1]]}, "signature_name": "other"}}, 400,
      "serving_default"),
     ("/v1/models/nope:predict", {"json": {"inputs": {}}}, 404, "served models: two"),
+    ("/v1/models/..%2F..%2Ftmp:predict", {"json": {"inputs": {}}}, 404, "no such endpoint"),
+    ("/v2/models/..%2Fetc/infer", {"json": v2_body()}, 404, "no such endpoint"),
     ("/v1/models/two/versions/9:predict", {"json": {"inputs": {}}}, 404, "versions served: [1]"),
     ("/v1/models/two/versions/x:predict", {"json": {"inputs": {}}}, 400, "version number"),
     ("/v1/models/two/labels/stable:predict", {"json": {"inputs": {}}}, 400, "labels are not supported"),

@@ -193,3 +193,54 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(slow_path):
     finally:
         process.kill()
         process.wait()
+
+
+def test_models_never_wait_for_each_other(slow_path, model_path):
+    with background(config({"slow": slow_path, "two": model_path}, max_batch_size=1)) as server:
+        async def run():
+            async with httpx.AsyncClient(base_url=server.rest_url, timeout=30) as client:
+                slow = [asyncio.ensure_future(client.post("/v2/models/slow/infer",
+                                                          json=v2("slow", np.ones((1, 2), np.float32))))
+                        for _ in range(20)]                       # one second of work queued for "slow"
+                await asyncio.sleep(0.05)
+                start = time.perf_counter()
+                fast = await client.post("/v1/models/two:predict",
+                                         json={"inputs": {k: v.tolist() for k, v in rows(1).items()}})
+                fast_seconds = time.perf_counter() - start
+                slow_done = sum(t.done() for t in slow)
+                await asyncio.gather(*slow)
+                return fast, fast_seconds, slow_done
+
+        fast, fast_seconds, slow_done = asyncio.run(run())
+        assert fast.status_code == 200
+        assert slow_done < 20   # "two" answered while "slow" still had requests waiting
+
+
+def test_repository_version_policies(tmp_path, slow_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for version in (1, 2, 3):
+        add_version(repo, "m", version, slow_path)
+    (repo / "m" / "notes").mkdir()          # not a version: ignored
+    for policy, served in (("latest", ["3"]), ("all", ["3", "2", "1"]), (frozenset({1, 3}), ["3", "1"])):
+        with background(config(repository=repo, versions=policy)) as server:
+            status = httpx.get(f"{server.rest_url}/v1/models/m").json()["model_version_status"]
+            assert [s["version"] for s in status] == served
+            assert httpx.get(f"{server.rest_url}/v2/models/m").json()["versions"] == served
+
+
+def test_a_request_log_line_at_debug_level(served, caplog):
+    import json
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="neuronkit.serve"):
+        httpx.post(f"{served.rest_url}/v1/models/two:predict", json={"inputs": {k: v.tolist() for k, v in rows(1).items()}})
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
+    assert {"event": "request", "protocol": "tfserving-rest", "model": "two", "version": None, "served_version": 1,
+            "outcome": "ok"}.items() <= lines[-1].items()
+
+
+def test_serving_needs_no_tensorflow():
+    import importlib.util
+
+    assert importlib.util.find_spec("tensorflow") is None   # this env serves TF Serving clients without it
