@@ -79,6 +79,9 @@ def build_app(artifact, *, name: str | None = None, num_replicas: int = 1, group
             self.model = ModelVersion(name, 1, Path(path))
             self.model.load(options)
             self.visible_cores = os.environ.get("NEURON_RT_VISIBLE_CORES")
+            if cores is None and self.visible_cores is None:
+                log.warning("Ray set no NEURON_RT_VISIBLE_CORES for this replica (is RAY_EXPERIMENTAL_NOSET_NEURON_"
+                            "RT_VISIBLE_CORES set?): it takes every NeuronCore it can see")
             self.batch_sizes: list[int] = []
 
         async def __call__(self, request):

@@ -117,6 +117,27 @@ def test_malformed_requests_and_unknown_models_then_the_app_keeps_serving(cpu_ap
     assert ok.status_code == 200 and ok.json()["outputs"][0]["shape"] == [3, 3]
 
 
+def test_an_artifact_with_a_fixed_batch_runs_every_request_alone(serve_url, tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "fixed",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+                              [numpy_helper.from_array(np.ones((4, 3), np.float32), "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "fixed.nk"
+    neuronkit.compile(model, "onnx").save(path)
+    handle = serve.run(build_app(path, batch_wait_timeout_s=0.05), name="fixed", route_prefix="/fixed")
+    try:
+        bodies = [{"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP32", "data": [i] * 8}]} for i in range(8)]
+        answers = asyncio.run(post_all(f"{serve_url}/fixed/v2/models/fixed/infer", bodies))
+        assert [a.json()["outputs"][0]["data"] for a in answers] == [[4 * i] * 6 for i in range(8)]
+        assert set(handle.stats.remote().result()["batch_sizes"]) == {1}
+    finally:
+        serve.delete("fixed")
+
+
 def test_resources_follow_the_target(tmp_path, fake_neuron_host):
     cpu = neuronkit.compile(np.eye(2, dtype=np.float32), "echo")
     assert resources_for(cpu.manifest) == ({"num_cpus": 1}, 1)
