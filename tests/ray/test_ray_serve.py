@@ -1,6 +1,7 @@
 """neuronkit.serve.ray on a local Ray: KServe v2 over Serve's HTTP proxy, batching, placement, bad input."""
 
 import asyncio
+import json
 import time
 
 import httpx
@@ -77,6 +78,23 @@ def test_cpu_replica_answers_v2_json_as_in_process_and_merges_requests(cpu_app):
     # 24 requests sent at once, one replica: @serve.batch merged some of them.
     sizes = handle.stats.remote().result()["batch_sizes"]
     assert sum(sizes) >= 24 and max(sizes) > 1, sizes
+
+
+def test_binary_tensor_extension_passes_through_serve(cpu_app):
+    url, _, path = cpu_app
+    request = rows(2, seed=7)
+    header = {"inputs": [{"name": k, "shape": list(v.shape), "datatype": "FP32",
+                          "parameters": {"binary_data_size": v.nbytes}} for k, v in request.items()],
+              "outputs": [{"name": "y", "parameters": {"binary_data": True}}]}
+    head = json.dumps(header).encode()
+    answer = httpx.post(url, content=head + b"".join(v.tobytes() for v in request.values()), timeout=60,
+                        headers={"Inference-Header-Content-Length": str(len(head))})
+    assert answer.status_code == 200, answer.text
+    n = int(answer.headers["Inference-Header-Content-Length"])
+    assert json.loads(answer.content[:n])["outputs"][0]["parameters"]["binary_data_size"] == 2 * 3 * 4
+    with neuronkit.load(path) as rt:
+        np.testing.assert_allclose(np.frombuffer(answer.content[n:], np.float32).reshape(2, 3), rt(request)[0],
+                                   rtol=1e-6)
 
 
 def test_handle_callers_get_named_arrays(cpu_app):
