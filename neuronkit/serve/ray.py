@@ -19,12 +19,13 @@ import asyncio
 import logging
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from ..artifact import open_artifact
-from ..errors import InputError
+from ..errors import InputError, NeuronkitError
 from ..targets import get_target
 from .errors import InvalidArgument, NotFound, ServeError
 from .models import ModelVersion, ServeOptions
@@ -57,7 +58,10 @@ def build_app(artifact, *, name: str | None = None, num_replicas: int = 1, group
         artifact takes any batch. An artifact that only takes its compiled batch runs requests alone.
     :param ray_actor_options: merged over the resources chosen here (``resources`` key by key).
     """
-    from ray import serve
+    try:
+        from ray import serve
+    except ImportError:
+        raise NeuronkitError('scale-out on Ray Serve needs Ray; install it: pip install "neuronkit[ray]"') from None
 
     path = str(Path(artifact).resolve())
     probe = ModelVersion(name or Path(path).stem, 1, Path(path))  # read here for resources and batching only
@@ -82,7 +86,7 @@ def build_app(artifact, *, name: str | None = None, num_replicas: int = 1, group
             if cores is None and self.visible_cores is None:
                 log.warning("Ray set no NEURON_RT_VISIBLE_CORES for this replica (is RAY_EXPERIMENTAL_NOSET_NEURON_"
                             "RT_VISIBLE_CORES set?): it takes every NeuronCore it can see")
-            self.batch_sizes: list[int] = []
+            self.batch_sizes: Counter = Counter()  # batch size (requests) -> how many ran
 
         async def __call__(self, request):
             from .kserve import _rest_infer
@@ -121,12 +125,12 @@ def build_app(artifact, *, name: str | None = None, num_replicas: int = 1, group
             return {spec.name: value for spec, value in zip(self.model.outputs, outputs)}
 
         def stats(self) -> dict:
-            """What this replica saw: its cores and the size (in requests) of every batch it ran."""
-            return {"pid": os.getpid(), "visible_cores": self.visible_cores, "batch_sizes": list(self.batch_sizes)}
+            """This replica's cores, and how many batches of each size (in requests) it ran."""
+            return {"pid": os.getpid(), "visible_cores": self.visible_cores, "batch_sizes": dict(self.batch_sizes)}
 
         @serve.batch(max_batch_size=batch, batch_wait_timeout_s=batch_wait_timeout_s)
         async def _run_batch(self, requests: list) -> list:
-            self.batch_sizes.append(len(requests))
+            self.batch_sizes[len(requests)] += 1
             # In a thread: the replica's event loop keeps taking requests for the next batch.
             return await asyncio.to_thread(_run_merged, self.model._predict, requests)
 
