@@ -207,8 +207,6 @@ def test_neuron_replicas_load_on_the_cores_ray_assigned(neuron_app):
                                   np.ones((3, 2)))
 
 
-@pytest.mark.xfail(strict=True, reason="neuronkit numbers a group within NEURON_RT_VISIBLE_CORES (both replicas' "
-                   "group starts at 0); needs neuronkit.load to keep host core indices (see docs/serving-ray.md)")
 def test_core_output_names_both_physical_cores(neuron_app):
     url, _ = neuron_app
     bodies = [{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [i, 1]}]} for i in range(40)]
