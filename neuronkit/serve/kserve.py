@@ -90,11 +90,11 @@ async def rest_model(server, request):
             raise InvalidArgument(f"not ready: {exc}") from None
         return json_response({})
     if request.method == "POST" and tail == "infer":
-        return await _rest_infer(server, request, name, version)
+        return await rest_infer(server, request, name, version)
     raise NotFound(f"no such endpoint: {request.method} {request.url.path}")
 
 
-async def _rest_infer(server, request, name, version):
+async def rest_infer(server, request, name, version):
     from starlette.responses import Response
 
     from .rest import json_response, read_body

@@ -89,7 +89,7 @@ def build_app(artifact, *, name: str | None = None, num_replicas: int = 1, group
             self.batch_sizes: Counter = Counter()  # batch size (requests) -> how many ran
 
         async def __call__(self, request):
-            from .kserve import _rest_infer
+            from .kserve import rest_infer
             from .rest import json_response
 
             try:
@@ -99,7 +99,7 @@ def build_app(artifact, *, name: str | None = None, num_replicas: int = 1, group
                                    f"serves model {name!r} at /v2/models/{name}/infer")
                 version = _version(match["version"])
                 if request.method == "POST" and match["tail"] == "infer":
-                    return await _rest_infer(self, request, name, version)
+                    return await rest_infer(self, request, name, version)
                 if request.method == "GET" and match["tail"] == "ready":
                     return json_response({})
                 raise NotFound(f"no such endpoint: {request.method} {request.url.path}")
@@ -109,7 +109,7 @@ def build_app(artifact, *, name: str | None = None, num_replicas: int = 1, group
                 log.exception("unexpected error answering %s %s", request.method, request.url.path)
                 return json_response({"error": f"internal error: {type(exc).__name__}: {exc}"}, 500)
 
-        # -- what kserve._rest_infer needs of a server
+        # -- what kserve.rest_infer needs of a server
         max_body_bytes = 64 * 2**20
 
         async def infer(self, protocol, model_name, version, decode):
