@@ -22,7 +22,8 @@ TFS = "/v1/models/two:predict"
 
 def v2_body(**override):
     data = rows(2)
-    inputs = [{"name": n, "shape": list(a.shape), "datatype": "FP32", "data": a.ravel().tolist()} for n, a in data.items()]
+    inputs = [{"name": n, "shape": list(a.shape), "datatype": "FP32", "data": a.ravel().tolist()}
+              for n, a in data.items()]
     for i, changes in override.items():
         inputs[int(i[1:])].update(changes)
     return {"inputs": inputs}
@@ -73,7 +74,8 @@ def test_binary_extension_lengths_must_agree(served, header, extra, message):
     body = {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP32", "parameters": {"binary_data_size": 32}},
                        {"name": "scale", "shape": [2, 1], "datatype": "FP32", "parameters": {"binary_data_size": 8}}]}
     head = json.dumps(body).encode()
-    headers = {} if header is None else {"Inference-Header-Content-Length": str(len(head)) if header == "LEN" else header}
+    length = str(len(head)) if header == "LEN" else header
+    headers = {} if length is None else {"Inference-Header-Content-Length": length}
     r = post(served, V2, content=head + extra, headers=headers)
     assert r.status_code == 400, r.text
     assert message in r.json()["error"]

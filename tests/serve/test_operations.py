@@ -234,7 +234,8 @@ def test_a_request_log_line_at_debug_level(served, caplog):
     import logging
 
     with caplog.at_level(logging.DEBUG, logger="neuronkit.serve"):
-        httpx.post(f"{served.rest_url}/v1/models/two:predict", json={"inputs": {k: v.tolist() for k, v in rows(1).items()}})
+        body = {"inputs": {k: v.tolist() for k, v in rows(1).items()}}
+        httpx.post(f"{served.rest_url}/v1/models/two:predict", json=body)
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
     assert {"event": "request", "protocol": "tfserving-rest", "model": "two", "version": None, "served_version": 1,
             "outcome": "ok"}.items() <= lines[-1].items()
