@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import Unavailable
+from .errors import ServeError, Unavailable
 
 
 @dataclass
@@ -144,12 +144,13 @@ class Batcher:
         try:
             outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self.predict, arrays)
         except Exception as exc:  # every request of the batch gets the error; the worker goes on
-            for r in batch:
-                if not r.future.done():
-                    r.future.set_exception(exc)
-            return
+            return _fail(batch, exc)
         finally:
             self.busy -= 1
+        rows = sum(r.rows for r in batch)
+        if len(batch) > 1 and any(o.shape[:1] != (rows,) for o in outputs):
+            return _fail(batch, ServeError(f"model {self._name} returned outputs without a batch axis, so merged "
+                                           f"requests cannot be split back; serve it with --max-batch-size 1"))
         offset = 0
         for r in batch:
             n = r.rows
@@ -157,3 +158,9 @@ class Batcher:
                 r.future.set_result([o[offset:offset + n] for o in outputs])
             offset += n
         self.on_batch(BatchStats(tuple(start - r.enqueued for r in batch), offset, time.perf_counter() - start))
+
+
+def _fail(batch: list, error: Exception) -> None:
+    for r in batch:
+        if not r.future.done():  # a client that went away cancelled its future
+            r.future.set_exception(error)

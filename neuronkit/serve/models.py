@@ -43,7 +43,7 @@ class ServeOptions:
     max_batch_size: int | None = None     # None: the compiled batch, or DEFAULT_MAX_BATCH for any batch
     max_batch_delay_ms: float = 0.0
     max_queue: int = 256
-    load_options: Mapping = None          # passed to neuronkit.load (backend options)
+    load_options: Mapping | None = None   # passed to neuronkit.load (backend options)
 
 
 class ModelVersion:

@@ -78,12 +78,14 @@ class Server:
         Any failure is a :class:`ServeError` carrying the status the protocols answer with.
         """
         start = time.perf_counter()
-        mv, outcome = None, "ok"
+        mv, outcome = None, "cancelled"  # unless it ends otherwise: the client went away
         try:
             mv = self.registry.get(name, version)
             inputs = decode(mv)
             # no await between the lookup and the batcher taking the request: an unload can't slip in
-            return mv, await mv.infer(inputs)
+            outputs = await mv.infer(inputs)
+            outcome = "ok"
+            return mv, outputs
         except ServeError as exc:
             outcome = exc.code.lower()
             raise
@@ -105,10 +107,8 @@ class Server:
     async def run(self, on_ready: Callable | None = None) -> None:
         """Serve until :meth:`stop` (or SIGTERM/SIGINT when run from the command line)."""
         self._stop = asyncio.Event()
-        await self._start_network()
         try:
-            for mv in self.registry.all_versions():
-                self.metrics.watch(mv)
+            await self._start_network()
             await self.registry.sync(initial=True)
             for mv in self.registry.all_versions():
                 self.metrics.watch(mv)
@@ -157,16 +157,16 @@ class Server:
                                     access_log=False, lifespan="off", timeout_graceful_shutdown=c.grace_seconds)
             # startup/main_loop/shutdown rather than serve(): serve() takes over SIGTERM, and ours must
             # stop both servers together
-            self._uvicorn = uvicorn.Server(config)
+            rest = uvicorn.Server(config)
             config.load()
-            self._uvicorn.lifespan = config.lifespan_class(config)
+            rest.lifespan = config.lifespan_class(config)
             try:
-                await self._uvicorn.startup()
+                await rest.startup()
             except SystemExit:  # uvicorn exits when it cannot bind
                 raise NeuronkitError(f"cannot listen on {c.host}:{c.rest_port} for REST (is another server "
                                      f"using it?); pick another --rest-port") from None
-            self.rest_port = self._uvicorn.servers[0].sockets[0].getsockname()[1]
-            self._uvicorn_loop = asyncio.ensure_future(self._uvicorn.main_loop())
+            self.rest_port = rest.servers[0].sockets[0].getsockname()[1]
+            self._uvicorn, self._uvicorn_loop = rest, asyncio.ensure_future(rest.main_loop())
         log.info("listening: REST http://%s:%s  gRPC %s:%s", c.host, self.rest_port, c.host, self.grpc_port)
 
     async def _shutdown(self) -> None:
