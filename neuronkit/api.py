@@ -14,7 +14,7 @@ from typing import Any
 
 from . import __version__, plugins
 from .artifact import Artifact, InvalidManifest, Manifest, describe_files, now_iso, open_artifact, validate_manifest
-from .cores import CoreSpec, apply_env, neuron_runtime_env, plan_groups
+from .cores import CoreGroup, CoreSpec, apply_env, neuron_runtime_env, plan_groups
 from .errors import CompileError, NeuronkitError
 from .interfaces import Compiler, CompileRequest, CompileResult, Replica
 from .runtime import Runtime
@@ -220,6 +220,9 @@ def load(
         apply_env(env)
         if "NEURON_RT_VISIBLE_CORES" in env:
             groups = [replace(g, base=groups[0].start) for g in groups]
+        elif host.visible_cores is not None:  # fixed before this load (by the user, or Ray): name host cores
+            first = host.visible_cores[0]
+            groups = [CoreGroup(tuple(first + c for c in g.cores), base=first) for g in groups]
     replica_cls: type[Replica] = plugins.load_object(spec.replica)
     replicas: list = []
     try:

@@ -380,6 +380,70 @@ def _concatenate(parts: list, paths) -> object:
     return np.concatenate(parts)
 
 
+@cli.command()
+@click.argument("artifacts", nargs=-1, type=click.Path(exists=True))
+@click.option("--name", help="Model name when serving one artifact (default: the file's stem).")
+@click.option("--model-repository", type=click.Path(exists=True, file_okay=False),
+              help="Serve DIR/<name>/<version>/<artifact> instead of ARTIFACTS.")
+@click.option("--versions", default="latest", show_default=True,
+              help="Repository versions to serve: latest, all, or numbers like 1,3.")
+@click.option("--poll-seconds", type=float, default=0, show_default=True,
+              help="Re-read the repository this often, loading new versions and unloading removed ones (0: never).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option("--rest-port", type=int, default=8501, show_default=True, help="REST port (TF Serving's default).")
+@click.option("--grpc-port", type=int, default=8500, show_default=True, help="gRPC port (TF Serving's default).")
+@click.option("--cores", help="Cores each model loads on: a count or indices like 0-3.")
+@click.option("--group-size", type=int, help="Cores per replica.")
+@click.option("--max-batch-size", type=int, help="Merge requests up to this many rows (default: the compiled "
+              "batch, or 8 when the artifact takes any batch).")
+@click.option("--max-batch-delay-ms", type=float, default=0.0, show_default=True,
+              help="How long a batch waits for more requests (0: merge only what is already queued).")
+@click.option("--max-queue", type=int, default=256, show_default=True,
+              help="Requests queued per model before the server answers 503 / UNAVAILABLE.")
+@click.option("--max-body-mb", type=float, default=64.0, show_default=True, help="Largest request body.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="debug logs one line per request.")
+def serve(artifacts, name, model_repository, versions, poll_seconds, host, rest_port, grpc_port, cores, group_size,
+          max_batch_size, max_batch_delay_ms, max_queue, max_body_mb, log_level):
+    """Serve artifacts over TensorFlow Serving's and KServe v2's REST and gRPC APIs."""
+    import logging
+    from pathlib import Path
+
+    from .serve import ServeOptions, ServerConfig, run
+
+    if bool(artifacts) == bool(model_repository):
+        raise click.UsageError("give ARTIFACTS or --model-repository DIR (one of the two)")
+    if name and len(artifacts) != 1:
+        raise click.UsageError("--name names the model when serving one artifact")
+    named = {}
+    for path in artifacts:
+        model = name or Path(path).name.split(".")[0]
+        if model in named:
+            raise click.UsageError(f"two artifacts would both be served as {model!r}; rename one file")
+        named[model] = path
+    if versions not in ("latest", "all"):
+        try:
+            versions = frozenset(int(v) for v in versions.split(","))
+        except ValueError:
+            raise click.UsageError("--versions takes latest, all, or version numbers like 1,3") from None
+    for option, value in (("--max-batch-size", max_batch_size), ("--max-queue", max_queue)):
+        if value is not None and value < 1:
+            raise click.UsageError(f"{option} must be at least 1")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = ServerConfig(
+        artifacts=named or None, repository=Path(model_repository) if model_repository else None,
+        versions=versions, poll_seconds=poll_seconds, host=host, rest_port=rest_port, grpc_port=grpc_port,
+        max_body_mb=max_body_mb,
+        options=ServeOptions(cores=_core_spec(cores), group_size=group_size, max_batch_size=max_batch_size,
+                             max_batch_delay_ms=max_batch_delay_ms, max_queue=max_queue))
+
+    def ready(server):
+        models = ", ".join(f"{v.name}/{v.version}" for v in server.registry.all_versions() if v.state == "AVAILABLE")
+        click.echo(f"serving {models} on REST {server.rest_url} and gRPC {server.grpc_target}", err=True)
+
+    run(config, on_ready=ready)
+
+
 def _core_spec(cores):
     """``--cores 2`` is a count, ``--cores 0-3`` indices (as ``neuronkit.load`` reads them)."""
     return int(cores) if cores and cores.isdigit() else cores

@@ -31,3 +31,24 @@ def tfnx_sim(clean_neuron_env):
     sim.install()
     yield sim
     sim.uninstall()
+
+
+@pytest.fixture(scope="session")
+def resnet50(tmp_path_factory):
+    """Keras ResNet50 (seeded random weights) compiled for cpu and saved: ``(model, preprocess, path)``."""
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    import neuronkit
+
+    examples = str(Path(__file__).resolve().parents[2] / "examples")
+    sys.path.insert(0, examples)
+    try:
+        from zoo import tf as zoo_tf
+    finally:
+        sys.path.remove(examples)
+    model, preprocess = zoo_tf.resnet50(seed=0)
+    art = neuronkit.compile(model, "tf", example_inputs=np.zeros((1, 224, 224, 3), np.float32), preprocess=preprocess)
+    return model, preprocess, art.save(tmp_path_factory.mktemp("resnet50") / "resnet50.nk")

@@ -42,15 +42,9 @@ print(json.dumps({"replicas": rt.replicas, "engine": m.engine, "logits": logits[
 
 
 @pytest.mark.slow
-def test_resnet50_through_a_saved_artifact_in_a_fresh_process(tmp_path):
-    sys.path.insert(0, str(ROOT / "examples"))
-    try:
-        from zoo import tf as zoo_tf
-    finally:
-        sys.path.remove(str(ROOT / "examples"))
-    model, preprocess = zoo_tf.resnet50(seed=0)
-    art = neuronkit.compile(model, "tf", example_inputs=np.zeros((1, 224, 224, 3), np.float32), preprocess=preprocess)
-    path = art.save(tmp_path / "resnet50.nk")
+def test_resnet50_through_a_saved_artifact_in_a_fresh_process(resnet50):
+    model, preprocess, path = resnet50
+    art = neuronkit.open_artifact(path)
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(path), str(CAT)], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
