@@ -12,27 +12,7 @@ from ray import serve
 import neuronkit
 from neuronkit.serve.ray import build_app, resources_for
 from neuronkit.testing import make_fake_host
-
-
-def onnx_model():
-    """Two inputs, two outputs of different dtypes: ``y = (x @ W) * scale`` (float32[N, 3]) and
-    ``label = argmax(y, 1)`` (int64[N])."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Mul", ["xw", "scale"], ["y"]),
-         helper.make_node("ArgMax", ["y"], ["label"], axis=1, keepdims=0)],
-        "two_input",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
-         helper.make_tensor_value_info("scale", TensorProto.FLOAT, ["N", 1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3]),
-         helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])],
-        [numpy_helper.from_array(w, "W")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
+from neuronkit.testing.models import two_input_onnx
 
 
 def rows(n, seed):
@@ -55,7 +35,7 @@ async def post_all(url, bodies):
 def cpu_app(serve_url, tmp_path_factory):
     """The ONNX model on the cpu target, served as ``two`` under ``/two``; its infer URL, handle and path."""
     path = tmp_path_factory.mktemp("models") / "two.nk"
-    neuronkit.compile(onnx_model(), "onnx").save(path)
+    neuronkit.compile(two_input_onnx(), "onnx").save(path)
     handle = serve.run(build_app(path, name="two", batch_wait_timeout_s=0.05), name="two", route_prefix="/two")
     yield f"{serve_url}/two/v2/models/two/infer", handle, path
     serve.delete("two")
