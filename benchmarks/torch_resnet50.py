@@ -76,7 +76,7 @@ def main(argv=None):
                 name = f"neuronkit torch {precision} ({art.manifest.engine})"
                 bench(name, rt, x)
                 if batch == 1 and precision == "fp32":  # Runtime overhead over its own replica, same session
-                    replica = rt._slots[0].replica
+                    replica = rt.replicas[0]
                     rounds = []  # alternating short rounds, so drifts in machine load cancel out
                     for _ in range(7):
                         direct = measure("replica", lambda a, r=replica: r.run([a]), x, 1, args.seconds / 4)

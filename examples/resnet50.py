@@ -49,7 +49,7 @@ def classify(artifact: Path, image: Path, cores: int, group_size: int, random_we
     with neuronkit.load(art, cores=cores, group_size=group_size) as rt:
         logits = rt(x)
         groups = ", ".join(str(g) for g in rt.groups)
-    print(f"loaded {artifact.name} on {rt.replicas} replica(s), core groups [{groups}]; {image.name}:")
+    print(f"loaded {artifact.name} on {len(rt.replicas)} replica(s), core groups [{groups}]; {image.name}:")
     best = top_k(logits[0], 5, imagenet_labels())
     for index, label, prob in best:
         print(f"  {prob:6.3f}  {label} ({index})")

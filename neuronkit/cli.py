@@ -338,7 +338,7 @@ def bench(artifact, batch, seconds, cores, group_size, threads, as_json):
                       else rng.integers(0, 2, shape).astype(dtype))
     with load(art, cores=_core_spec(cores), group_size=group_size) as rt:
         result = measure(f"{art.backend}/{art.manifest.engine or art.target}", rt, inputs, batch, seconds,
-                         threads=threads or 2 * rt.replicas)
+                         threads=threads or 2 * len(rt.replicas))
         groups = [str(g) for g in rt.groups]
     data = {**result.to_dict(), "core_groups": groups, "target": art.target}
     if as_json:

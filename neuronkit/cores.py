@@ -194,3 +194,10 @@ def apply_env(env: dict) -> None:
 
 
 _applied: set = set()
+
+
+def forget_applied_env() -> None:
+    """Forget which runtime variables earlier loads in this process set, so a later load may set
+    them again. Only for tests that undo those variables themselves (the ``clean_neuron_env``
+    fixture does both): a real process cannot move its Neuron runtime to other cores."""
+    _applied.clear()

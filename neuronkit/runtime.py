@@ -60,8 +60,10 @@ class Runtime:
         return self.artifact.outputs
 
     @property
-    def replicas(self) -> int:
-        return len(self._slots)
+    def replicas(self) -> tuple:
+        """The loaded :class:`~neuronkit.Replica` objects, one per core group, in group order.
+        Look, don't call: the Runtime runs one call at a time on each."""
+        return tuple(slot.replica for slot in self._slots)
 
     def __repr__(self) -> str:
         groups = ", ".join(str(g) for g in self.groups)

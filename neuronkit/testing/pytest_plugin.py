@@ -17,12 +17,29 @@ def clean_neuron_env(monkeypatch):
     """No Neuron runtime variables set, and none remembered as set by an earlier load; whatever a
     test (or a load in it) sets is undone afterwards. Yields pytest's ``monkeypatch``."""
     saved = {var: os.environ.pop(var, None) for var in NEURON_VARS}
-    monkeypatch.setattr(cores, "_applied", set())
+    cores.forget_applied_env()
     yield monkeypatch
     for var, value in saved.items():
         os.environ.pop(var, None)
         if value is not None:
             os.environ[var] = value
+    cores.forget_applied_env()
+
+
+@pytest.fixture(autouse=True)
+def _neuron_env_left_as_found(request):
+    """Fail a test that leaves a Neuron runtime variable changed: the runtime reads them once per
+    process, so a leaked one silently moves every later test's cores. Use ``clean_neuron_env``."""
+    before = {var: os.environ.get(var) for var in NEURON_VARS}
+    yield
+    changed = sorted(var for var in NEURON_VARS if os.environ.get(var) != before[var])
+    if changed:
+        for var in changed:  # put it back, so one leak does not fail every test after it
+            os.environ.pop(var, None)
+            if before[var] is not None:
+                os.environ[var] = before[var]
+        pytest.fail(f"{request.node.nodeid} left {', '.join(changed)} changed; load Neuron artifacts inside the "
+                    f"clean_neuron_env (or fake_neuron_host) fixture, which undoes them", pytrace=False)
 
 
 @pytest.fixture

@@ -523,7 +523,7 @@ def test_close_waits_for_running_calls_and_later_calls_are_refused(numpy_backend
 
     time.sleep(0.1)
     rt.close()
-    assert all(replica.closed for replica in (slot.replica for slot in rt._slots))
+    assert all(replica.closed for replica in rt.replicas)
     for t in threads:
         t.join(10)
     assert all(o is True or (isinstance(o, str) and "Runtime is closed" in o) for o in outcomes), outcomes[-3:]

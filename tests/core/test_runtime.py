@@ -81,7 +81,7 @@ def test_many_threads_never_share_a_replica(numpy_backend, weights):
 
 def test_close_releases_replicas_and_refuses_calls(numpy_backend, weights):
     rt = neuronkit.load(neuronkit.compile(weights, numpy_backend), cores=2, group_size=1)
-    replicas = [slot.replica for slot in rt._slots]
+    replicas = list(rt.replicas)
     rt.close()
     rt.close()
     assert all(r.closed for r in replicas)

@@ -172,7 +172,7 @@ def test_mxnet_1_5_artifacts_need_the_legacy_runtime(contrib, fake_neuron_host):
     with pytest.raises(CoreSpecError, match="legacy_runtime=True"):
         neuronkit.load(art, cores=2, group_size=1)
     os.environ.pop("NEURON_RT_NUM_CORES")  # what a new process would start without
-    neuronkit.cores._applied.clear()
+    neuronkit.cores.forget_applied_env()
     with neuronkit.load(art, cores=2, group_size=1, legacy_runtime=True) as rt:
         assert neuron_contexts(contrib) == [(0, "group"), (1, "group")]
         assert relative_error(rt(images(1)), imperative(model, images(1))[0]) < 1e-4

@@ -57,7 +57,7 @@ def test_precision_hint_is_explicit_on_openvino(model):
         assert f"load: INFERENCE_PRECISION_HINT={'f32' if precision == 'fp32' else 'bf16'}" in art.manifest.flags
         with neuronkit.load(art) as rt:
             outs[precision] = rt(x)
-            effective = rt._slots[0].replica.effective_precision
+            effective = rt.replicas[0].effective_precision
         assert ("bf16" in effective) == (precision == "bf16" and bf16_cpu), effective
     want = eager(model, (x,))[0]
     assert relative_error(outs["fp32"], want) < 1e-5

@@ -209,8 +209,8 @@ def test_inf1_replicas_on_core_groups(tfn_sim, model, fake_neuron_host):
     art = neuronkit.compile(model, "tf", example_inputs=x, target="inf1", dynamic_batch=True)
     fake_neuron_host()  # inf1.6xlarge: 4 Inferentia chips, 16 NeuronCore-v1
     with neuronkit.load(art, cores="0-3", group_size=1) as rt:
-        assert rt.replicas == 4 and os.environ["NEURON_RT_VISIBLE_CORES"] == "0-3"
-        replicas = [slot.replica for slot in rt._slots]
+        assert len(rt.replicas) == 4 and os.environ["NEURON_RT_VISIBLE_CORES"] == "0-3"
+        replicas = list(rt.replicas)
         assert [r.group.local_start for r in replicas] == [0, 1, 2, 3]
         assert all(r.neuron_env["NEURON_RT_VISIBLE_CORES"] == "0-3" for r in replicas)
         assert relative_error(rt(x), eager(model, (x,))[0]) < 1e-4
@@ -222,8 +222,8 @@ def test_inf1_pipelined_groups(tfn_sim, model, fake_neuron_host):
     art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", pipeline_cores=2)
     fake_neuron_host()
     with neuronkit.load(art, cores="4-7") as rt:
-        assert rt.replicas == 2 and os.environ["NEURON_RT_VISIBLE_CORES"] == "4-7"
-        assert [(s.replica.group.local_start, s.replica.group.size) for s in rt._slots] == [(0, 2), (2, 2)]
+        assert len(rt.replicas) == 2 and os.environ["NEURON_RT_VISIBLE_CORES"] == "4-7"
+        assert [(r.group.local_start, r.group.size) for r in rt.replicas] == [(0, 2), (2, 2)]
         with pytest.raises(neuronkit.InputError, match="without dynamic batch"):
             rt(images(3))
 
@@ -232,7 +232,7 @@ def test_inf1_runtime_1x_placement(tfn_sim, model, fake_neuron_host):
     art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1")
     fake_neuron_host()
     with neuronkit.load(art, cores=4, group_size=2, legacy_runtime=True) as rt:
-        assert os.environ["NEURONCORE_GROUP_SIZES"] == "2,2" and rt.replicas == 2
+        assert os.environ["NEURONCORE_GROUP_SIZES"] == "2,2" and len(rt.replicas) == 2
         assert "NEURON_RT_VISIBLE_CORES" not in os.environ
 
 
@@ -253,7 +253,7 @@ def test_inf2_load_without_sdk_says_so(tfnx_sim, model, fake_neuron_host):
         neuronkit.load(art, cores=1)
     tfnx_sim.install()
     with neuronkit.load(art, cores="0-1", group_size=1) as rt:
-        assert rt.replicas == 2 and os.environ["NEURON_RT_VISIBLE_CORES"] == "0-1"
+        assert len(rt.replicas) == 2 and os.environ["NEURON_RT_VISIBLE_CORES"] == "0-1"
 
 
 def test_auto_multicore_is_simulated_with_its_documented_check(tfn_sim, model):

@@ -35,7 +35,7 @@ try:
     labels = imagenet_labels()
 except OSError:  # the core's label file is missing: indices instead
     labels = None
-print(json.dumps({"replicas": rt.replicas, "engine": m.engine, "logits": logits[0].tolist(),
+print(json.dumps({"replicas": len(rt.replicas), "engine": m.engine, "logits": logits[0].tolist(),
                   "top5": top_k(logits[0], 5, labels),
                   "frameworks": sorted(k for k in ("tensorflow", "keras", "torch") if k in sys.modules)}))
 """

@@ -41,7 +41,7 @@ def test_default_engine_is_the_fastest_for_the_precision():
 def test_openvino_fp32_is_really_fp32():
     art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), engine="openvino")
     with neuronkit.load(art) as rt:
-        assert rt._slots[0].replica.precision == "f32"
+        assert rt.replicas[0].precision == "f32"
 
 
 def test_static_batch_takes_only_its_batch_and_refuses_others_before_running():
