@@ -137,13 +137,29 @@ def _check_hook_names(pm: pluggy.PluginManager, plugin: Any) -> None:
 
 
 def register_commands(cli: Any) -> None:
-    """Let every plugin add its subcommands; one that raises is reported and skipped."""
-    for impl in get_plugin_manager().hook.neuronkit_register_commands.get_hookimpls():
+    """Let every plugin add its subcommands; one that raises is reported and skipped.
+
+    Command names are checked as backend names are: a plugin command whose name is taken (by
+    neuronkit or an earlier plugin) is not installed, and the clash is reported naming both.
+    """
+    owners = dict.fromkeys(cli.commands, "neuronkit")
+    for impl in get_plugin_manager().hook.neuronkit_register_commands.get_hookimpls():  # in registration order
+        info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
+        before = dict(cli.commands)
         try:
             impl.function(*[{"cli": cli}[arg] for arg in impl.argnames])
         except (Exception, SystemExit) as exc:
-            info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
+            cli.commands.clear()
+            cli.commands.update(before)
             _skip(info, f"its neuronkit_register_commands hook raised {type(exc).__name__}: {exc}")
+            continue
+        clashes = sorted(name for name, command in before.items() if cli.commands.get(name) is not command)
+        for name in clashes:
+            cli.commands[name] = before[name]
+            _warn(info, f"its command {name!r} clashes with the one from {owners[name]}, which is kept; "
+                        f"uninstall one of the two to choose")
+        for name in cli.commands.keys() - before.keys():
+            owners[name] = info.distribution or impl.plugin_name
 
 
 def _skip(info: PluginInfo, why: str) -> None:
@@ -151,6 +167,11 @@ def _skip(info: PluginInfo, why: str) -> None:
     _infos.setdefault(f"{info.name} ({info.distribution})" if info.name in _infos else info.name, info)
     warnings.warn(f"neuronkit plugin {info.name!r} from {info.distribution or 'unknown'} was skipped: {why}. "
                   f"To silence this, set NEURONKIT_DISABLE_PLUGINS={info.name} or uninstall it.",
+                  RuntimeWarning, stacklevel=3)
+
+
+def _warn(info: PluginInfo, why: str) -> None:
+    warnings.warn(f"neuronkit plugin {info.name!r} from {info.distribution or 'unknown'}: {why}.",
                   RuntimeWarning, stacklevel=3)
 
 

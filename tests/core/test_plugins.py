@@ -53,6 +53,34 @@ def test_hook_neuronkit_register_commands():
         cli.commands.pop("hello-test", None)
 
 
+def test_plugin_commands_that_clash_are_reported_and_the_first_kept():
+    import click
+
+    def plugin(text, names):
+        class Plugin:
+            @neuronkit.hookimpl
+            def neuronkit_register_commands(self, cli):
+                for name in names:
+                    cli.add_command(click.Command(name, callback=lambda: print(text)))
+        return Plugin()
+
+    group = click.Group(commands={"compile": click.Command("compile", callback=lambda: print("core compile"))})
+    plugins.register(plugin("first", ["hello-test"]), name="first-commands")
+    plugins.register(plugin("second", ["hello-test", "compile", "bye-test"]), name="second-commands")
+    try:
+        with pytest.warns(RuntimeWarning) as warned:
+            plugins.register_commands(group)
+        assert CliRunner().invoke(group, ["hello-test"]).output == "first\n"
+        assert CliRunner().invoke(group, ["compile"]).output == "core compile\n"
+        assert CliRunner().invoke(group, ["bye-test"]).output == "second\n"   # its other commands are kept
+        messages = [str(w.message) for w in warned]
+        assert any("'second-commands'" in m and "'hello-test' clashes with the one from" in m for m in messages)
+        assert any("'compile' clashes with the one from neuronkit" in m for m in messages)
+    finally:
+        plugins.unregister("first-commands")
+        plugins.unregister("second-commands")
+
+
 def test_unknown_framework_lists_backends_and_how_to_add_one():
     with pytest.raises(BackendNotFound, match=r"no backend called 'caffe'.*Installed backends: .*onnx.*"
                                               r"pip install \"neuronkit\[torch\]\".*'neuronkit' entry point"):
