@@ -136,7 +136,7 @@ class ModelRegistry:
     """
 
     def __init__(self, options: ServeOptions, *, artifacts: Mapping | None = None, repository: Path | None = None,
-                 versions: str | frozenset = "latest", on_batch=None):
+                 versions: str | frozenset = "latest", on_batch=None, on_start=None):
         if (artifacts is None) == (repository is None):
             raise ValueError("give artifacts or a repository")
         self.options = options
@@ -146,6 +146,7 @@ class ModelRegistry:
         self.models: dict = {}          # name -> {version: ModelVersion}
         self.ready = False
         self._on_batch = on_batch or (lambda version, stats: None)
+        self._on_start = on_start or (lambda version: None)  # a version starts taking requests
         self._failed: dict = {}         # (name, version) -> the source's mtime when it failed
         self._sync_lock = asyncio.Lock()
 
@@ -226,6 +227,7 @@ class ModelRegistry:
             log.error("cannot load %s version %d from %s: %s", name, version, source, exc)
             return
         mv.start(self.options, lambda stats: self._on_batch(mv, stats))
+        self._on_start(mv)
         log.info("%s version %d is available (%d replica(s), batches up to %d)", name, version,
                  len(mv.runtime.groups), mv.batcher.max_batch_size)
 

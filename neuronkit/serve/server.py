@@ -51,7 +51,8 @@ class Server:
         self.config = config
         self.metrics = Metrics()
         self.registry = ModelRegistry(config.options, artifacts=config.artifacts, repository=config.repository,
-                                      versions=config.versions, on_batch=self.metrics.observe_batch)
+                                      versions=config.versions, on_batch=self.metrics.observe_batch,
+                                      on_start=self.metrics.watch)
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
         self._stop: asyncio.Event | None = None
@@ -110,8 +111,6 @@ class Server:
         try:
             await self._start_network()
             await self.registry.sync(initial=True)
-            for mv in self.registry.all_versions():
-                self.metrics.watch(mv)
             log.info("ready: %s", ", ".join(f"{mv.name}/{mv.version}" for mv in self.registry.all_versions()))
             if on_ready is not None:
                 on_ready(self)
@@ -123,7 +122,8 @@ class Server:
             await self._shutdown()
 
     def stop(self) -> None:
-        """Ask a running server to shut down gracefully (thread-safe through the loop)."""
+        """Ask the server to shut down gracefully; call it on the server's event loop (from another
+        thread: ``loop.call_soon_threadsafe(server.stop)``)."""
         if self._stop is not None:
             self._stop.set()
 
@@ -137,8 +137,6 @@ class Server:
             await asyncio.sleep(self.config.poll_seconds)
             try:
                 await self.registry.sync()
-                for mv in self.registry.all_versions():
-                    self.metrics.watch(mv)
             except NeuronkitError as exc:
                 log.error("reading the model repository failed: %s", exc)
 
