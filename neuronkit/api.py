@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import numbers
 import shutil
@@ -12,14 +13,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import __version__, plugins
+from . import __version__, neuron, plugins
 from .artifact import Artifact, InvalidManifest, Manifest, describe_files, now_iso, open_artifact, validate_manifest
 from .cores import CoreGroup, CoreSpec, apply_env, neuron_runtime_env, plan_groups
-from .errors import CompileError, NeuronkitError
+from .engines import HOST_ENGINES, REPLICAS
+from .errors import BackendUnavailable, CompileError, NeuronkitError
 from .interfaces import Compiler, CompileRequest, CompileResult, Replica
 from .runtime import Runtime
 from .targets import discover, get_target
-from .types import PRECISIONS, CompileReport, Component, Preprocess, TensorSpec
+from .types import BackendSpec, CompileReport, Component, EngineSpec, Preprocess, TensorSpec
 
 
 def compile(
@@ -62,29 +64,30 @@ def compile(
     tgt = get_target(target)
     if tgt.name not in spec.targets:
         raise CompileError(f"the {spec.name} backend compiles for {', '.join(spec.targets)}, not {tgt.name}")
-    if precision not in PRECISIONS:
-        raise CompileError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision != "auto" and precision not in spec.precisions:
-        raise CompileError(f"the {spec.name} backend supports precision {', '.join(spec.precisions)}, "
-                           f"not {precision}")
-    if pipeline_cores != 1:
-        if not tgt.is_neuron or "pipeline" not in spec.capabilities:
-            raise CompileError(f"pipeline_cores={pipeline_cores} needs a Neuron target and a backend that "
-                               f"pipelines; {spec.name} on {tgt.name} does not")
-    if dynamic_batch and "dynamic_batch" not in spec.capabilities:
-        raise CompileError(f"the {spec.name} backend does not support dynamic_batch")
+    check_options(spec, tgt.name, backend_options, "compile")
     if tgt.is_neuron and engine:
         raise CompileError(f"engine= chooses a host engine for target='cpu'; {tgt.name} uses {tgt.compiler}")
-    if engine and engine not in spec.engines:
-        raise CompileError(f"the {spec.name} backend has no engine {engine!r}; choose one of {', '.join(spec.engines)}")
+    chosen = _choose_engine(spec, engine, precision) if not tgt.is_neuron else None
+    offered = chosen.precisions if chosen else spec.precisions_for(tgt.name)
+    precision = offered[0] if precision == "auto" else precision
+    if precision not in offered:
+        where = f"engine {chosen.name!r}" if engine else f"the {spec.name} backend on {tgt.name}"
+        raise CompileError(f"{where} supports precision {', '.join(offered)}, not {precision!r}")
+    if pipeline_cores != 1 and not (tgt.pipeline and "pipeline" in spec.capabilities):
+        raise CompileError(f"pipeline_cores={pipeline_cores} needs a target whose compiler pipelines (inf1: neuron-cc) "
+                           f"and a backend that pipelines; {spec.name} on {tgt.name} does not: load replicas with "
+                           f"group_size=1 instead")
+    if dynamic_batch and ("dynamic_batch" not in spec.capabilities or (chosen and not chosen.any_batch)):
+        raise CompileError(f"the {spec.name} backend{f' engine {chosen.name!r}' if chosen else ''} does not support "
+                           f"dynamic_batch")
     if example_inputs is not None and not isinstance(example_inputs, (tuple, list, dict)):
         example_inputs = (example_inputs,)
 
     workdir = Path(tempfile.mkdtemp(prefix="neuronkit-compile-"))
     request = CompileRequest(
         target=tgt,
-        precision=spec.precisions[0] if precision == "auto" else precision,
-        engine=engine or "",
+        precision=precision,
+        engine=chosen.name if chosen else "",
         example_inputs=example_inputs if example_inputs is not None else (),
         batch_size=batch_size,
         dynamic_batch=dynamic_batch,
@@ -96,20 +99,21 @@ def compile(
     compiler: Compiler = plugins.load_object(spec.compiler)(spec)
     start = time.perf_counter()
     try:
-        result = compiler.compile(model, request)
+        with neuron.recording_imports() as sdks:
+            result = compiler.compile(model, request)
+        _check_result(result)
+        notes = (neuron.check_placement(result.report, backend_options) + neuron.simulated_note(sdks)
+                 if tgt.is_neuron else ())
     except BaseException as exc:  # Ctrl-C in a long compile too: leave no work directory behind
         shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(exc, InvalidResult):
+            raise CompileError(f"the {spec.name} backend returned a CompileResult whose {exc}; report this to "
+                               f"the authors of {spec.plugin or 'its plugin'}") from None
         if isinstance(exc, NeuronkitError) or not isinstance(exc, Exception):
             raise
         raise CompileError(f"the {spec.name} backend failed to compile the model: {type(exc).__name__}: "
                            f"{str(exc)[:500]}{_other_backend_hint(model, spec.name)}") from exc
     seconds = time.perf_counter() - start
-    try:
-        _check_result(result)
-    except CompileError as exc:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise CompileError(f"the {spec.name} backend returned a CompileResult whose {exc}; report this to "
-                           f"the authors of {spec.plugin or 'its plugin'}") from None
     manifest = Manifest(
         backend=Component(spec.name, _plugin_version(spec)),
         plugin=spec.plugin,
@@ -124,7 +128,7 @@ def compile(
         batch_size=result.batch_size,
         dynamic_batch=result.dynamic_batch,
         pipeline_cores=pipeline_cores,
-        report=replace(result.report, compile_seconds=seconds),
+        report=replace(result.report, compile_seconds=seconds, notes=result.report.notes + notes),
         files=describe_files(workdir),
         load=result.load,
         preprocess=preprocess or result.preprocess,
@@ -161,11 +165,15 @@ def _check_arguments(**given: Any) -> None:
             raise CompileError(f"{name}={repr(value)[:60]} must be {what}")
 
 
+class InvalidResult(CompileError):
+    """A backend's CompileResult has a wrongly typed field (a bug in the backend, not the user's)."""
+
+
 def _check_result(result: Any) -> None:
     """Check a backend's :class:`CompileResult` field by field; the message names the first wrong one."""
     def expect(ok: bool, name: str, what: str, value: Any) -> None:
         if not ok:
-            raise CompileError(f"{name} is {repr(value)[:80]}, not {what}")
+            raise InvalidResult(f"{name} is {repr(value)[:80]}, not {what}")
 
     expect(isinstance(result, CompileResult), "value", "a neuronkit.CompileResult", result)
     for side in ("inputs", "outputs"):
@@ -192,6 +200,57 @@ def _check_result(result: Any) -> None:
            result.load)
 
 
+def _choose_engine(spec: BackendSpec, name: str | None, precision: str) -> EngineSpec | None:
+    """The host engine: the one named, or the first of the backend's that runs ``precision`` and is installed."""
+    if not spec.engines:
+        if name:
+            raise CompileError(f"the {spec.name} backend has no host engines to choose from; leave out engine=")
+        return None
+    if name:
+        chosen = spec.engine(name)
+        if chosen is None:
+            raise CompileError(f"the {spec.name} backend has no engine {name!r}; choose one of "
+                               f"{', '.join(e.name for e in spec.engines)}")
+        if precision != "auto" and precision not in chosen.precisions:
+            others = [e.name for e in spec.engines if precision in e.precisions]
+            raise CompileError(f"engine {name!r} runs {', '.join(chosen.precisions)}, not {precision}"
+                               + (f"; use engine={others[0]!r} for {precision}" if others else ""))
+        candidates = [chosen]
+    else:
+        wanted = spec.precisions_for("cpu")[0] if precision == "auto" else precision
+        candidates = [e for e in spec.engines if wanted in e.precisions]
+        if not candidates:
+            return spec.engines[0]  # the precision check that follows names what the backend runs
+    for engine in candidates:
+        if not plugins.missing_requirements(engine):
+            return engine
+    first = candidates[0]
+    missing = ", ".join(plugins.missing_requirements(first))
+    raise BackendUnavailable(f"engine {first.name!r} of the {spec.name} backend needs {missing}, which is not "
+                             f"installed here. Install it: {first.install_hint or 'pip install ' + missing}")
+
+
+def check_options(spec: BackendSpec, target: str, given: dict, what: str) -> None:
+    """Refuse an option the backend (or the core) does not declare for ``target``, or one of the wrong type."""
+    error = CompileError if what == "compile" else NeuronkitError
+    declared = spec.compile_options if what == "compile" else spec.load_options
+    if what == "compile" and any(get_target(t).is_neuron for t in spec.targets):
+        declared = neuron.OPTIONS + declared
+    known = {o.name: o for o in declared}
+    for name, value in given.items():
+        option = known.get(name)
+        if option is None:
+            close = difflib.get_close_matches(name, known, n=1)
+            raise error(f"the {spec.name} backend has no {what} option {name!r}"
+                        + (f"; did you mean {close[0]!r}?" if close else "")
+                        + f" It takes: {', '.join(sorted(known)) or 'none'} (see: neuronkit backends --options "
+                          f"{spec.name})")
+        if option.targets and target not in option.targets:
+            raise error(f"option {name!r} applies to target {', '.join(option.targets)}, not {target}")
+        if not option.accepts(value):
+            raise error(f"option {name}={repr(value)[:60]} must be {option.type_name()}")
+
+
 def load(
     artifact: Artifact | str | Path,
     cores: CoreSpec = None,
@@ -206,13 +265,24 @@ def load(
         reads them), a list of indices, or explicit groups ``[[0, 1], [2, 3]]``.
     :param group_size: cores per replica: ``cores="0-3", group_size=1`` loads four replicas.
     :param legacy_runtime: place cores for Neuron runtime 1.x (``NEURONCORE_GROUP_SIZES``) instead of 2.x.
-    :param options: passed to the backend's replica (see its docs).
+    :param options: passed to the backend's replica: the load options it declares
+        (``neuronkit backends --options NAME``).
     """
     art = artifact if isinstance(artifact, Artifact) else open_artifact(artifact)
     m = art.manifest
     spec = plugins.find_backend(m.backend.name)
-    plugins.ensure_available(spec)
     target = get_target(m.target)
+    check_options(spec, target.name, options, "load")
+    engine = None if target.is_neuron else HOST_ENGINES.get(m.engine)
+    if engine is None:
+        plugins.ensure_available(spec)
+        if not spec.replica:
+            raise NeuronkitError(f"the {spec.name} backend declares no replica for {m.target} artifacts (engine "
+                                 f"{m.engine!r}); report this to the authors of {spec.plugin or 'its plugin'}")
+    elif plugins.missing_requirements(engine):  # the core's engines load without the backend's framework
+        missing = ", ".join(plugins.missing_requirements(engine))
+        raise BackendUnavailable(f"this artifact runs on the {engine.name} engine, which needs {missing}: "
+                                 f"{engine.install_hint}")
     host = discover()
     groups = plan_groups(target, host, cores, group_size, m.pipeline_cores)
     if target.is_neuron:
@@ -223,7 +293,7 @@ def load(
         elif host.visible_cores is not None:  # fixed before this load (by the user, or Ray): name host cores
             first = host.visible_cores[0]
             groups = [CoreGroup(tuple(first + c for c in g.cores), base=first) for g in groups]
-    replica_cls: type[Replica] = plugins.load_object(spec.replica)
+    replica_cls: type[Replica] = plugins.load_object(REPLICAS[engine.name] if engine else spec.replica)
     replicas: list = []
     try:
         for group in groups:

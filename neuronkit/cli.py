@@ -57,14 +57,20 @@ def plugins_cmd(as_json):
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def backends(as_json):
-    """List backends: targets, cpu engines, precisions, and whether they can run here."""
+@click.option("--options", "options_of", metavar="NAME", help="Print the compile and load options of backend NAME.")
+def backends(as_json, options_of):
+    """List backends: targets, cpu engines (* = installed), precisions, and whether they can run here."""
+    if options_of:
+        _print_options(plugins.find_backend(options_of), as_json)
+        return
     specs = plugins.get_backends().values()
     rows = []
     for s in specs:
         missing = plugins.missing_requirements(s)
         rows.append({"name": s.name, "aliases": list(s.aliases), "framework": s.framework, "targets": list(s.targets),
-                     "engines": list(s.engines), "precisions": list(s.precisions),
+                     "engines": [e.name for e in s.engines],
+                     "engines_installed": [e.name for e in s.engines if not plugins.missing_requirements(e)],
+                     "precisions": {t: list(s.precisions_for(t)) for t in s.targets},
                      "capabilities": sorted(s.capabilities), "plugin": s.plugin,
                      "ready": not missing, "install": s.install_hint if missing else ""})
     if as_json:
@@ -74,8 +80,9 @@ def backends(as_json):
     for r in rows:
         name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
         status = Text("ready", "green") if r["ready"] else Text("missing", "yellow")
-        table.add_row(name, r["framework"], ", ".join(r["targets"]), ", ".join(r["engines"]),
-                      ", ".join(r["precisions"]), r["plugin"], status)
+        engines = ", ".join(e + ("*" if e in r["engines_installed"] else "") for e in r["engines"])
+        precisions = "; ".join(f"{t}: {', '.join(p)}" for t, p in r["precisions"].items())
+        table.add_row(name, r["framework"], ", ".join(r["targets"]), engines, precisions, r["plugin"], status)
     console.print(table)
     missing = [r for r in rows if not r["ready"]]
     if missing:  # below the table, one per line, never folded: users copy these commands
@@ -83,6 +90,26 @@ def backends(as_json):
         for r in missing:
             console.print(f"  {r['name']}: {r['install'] or 'see the plugin documentation'}", soft_wrap=True,
                           highlight=False)
+
+
+def _print_options(spec, as_json: bool) -> None:
+    from .neuron import OPTIONS as NEURON_OPTIONS
+    from .targets import get_target
+
+    neuron = NEURON_OPTIONS if any(get_target(t).is_neuron for t in spec.targets) else ()
+    rows = [{"kind": kind, "name": o.name, "type": o.type_name(), "default": repr(o.default),
+             "targets": list(o.targets) or list(spec.targets), "help": o.help}
+            for kind, options in (("compile", neuron + spec.compile_options), ("load", spec.load_options))
+            for o in options]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("option", "of", "type", "default", "targets", "what it does", title=f"{spec.name} options")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], r["type"], r["default"], ", ".join(r["targets"]), r["help"])
+    console.print(table)
+    if not rows:
+        console.print(f"the {spec.name} backend takes no options")
 
 
 @cli.command()

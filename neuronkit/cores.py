@@ -172,12 +172,27 @@ def neuron_runtime_env(groups: Sequence[CoreGroup], host: Host, cores: CoreSpec 
     both generations' variables at once: MXNet misbehaves when both are set.
     """
     if legacy:
+        both = [f"{k}={os.environ[k]}" for k in RUNTIME_2_ENV if os.environ.get(k)]
+        if both:  # the runtime-1.x variable beside runtime 2.x's: never both (introducing-libnrt.rst)
+            raise CoreSpecError(
+                f"legacy_runtime=True sets NEURONCORE_GROUP_SIZES, but {', '.join(both)} is already set (by your "
+                f"shell or an earlier load in this process); the two runtime generations' variables must not be set "
+                f"together: unset them and load in a new process")
         return {"NEURONCORE_GROUP_SIZES": ",".join(str(g.size) for g in groups)}
     if host.visible_cores is not None or cores is None:
         return {}
+    if os.environ.get("NEURONCORE_GROUP_SIZES"):
+        raise CoreSpecError(
+            f"NEURONCORE_GROUP_SIZES={os.environ['NEURONCORE_GROUP_SIZES']} (Neuron runtime 1.x) is set in this "
+            f"process; runtime 2.x placement (cores=...) must not be added to it: unset it, load with cores=None, "
+            f"or load with legacy_runtime=True")
     if isinstance(cores, int) and not isinstance(cores, bool):
         return {"NEURON_RT_NUM_CORES": str(cores)}
     return {"NEURON_RT_VISIBLE_CORES": f"{groups[0].start}-{groups[-1].cores[-1]}"}
+
+
+#: Runtime 2.x's placement variables.
+RUNTIME_2_ENV = ("NEURON_RT_VISIBLE_CORES", "NEURON_RT_NUM_CORES")
 
 
 def apply_env(env: dict) -> None:

@@ -1,7 +1,7 @@
 """Targets (where a compiled model runs) and discovery of what this host has.
 
-Figures come from the Neuron documentation (see docs/targets.md for sources): an Inferentia chip
-has 4 NeuronCore-v1; an Inferentia2 or Trainium chip has 2 NeuronCore-v2.
+Figures come from the Neuron documentation (docs/targets-and-cores.md): an Inferentia chip has 4
+NeuronCore-v1; an Inferentia2 or Trainium chip has 2 NeuronCore-v2.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class Target:
     cores_per_chip: int = 0
     compiler: str = ""              # the Neuron compiler the framework integrations call
     instances: dict = field(default_factory=dict)  # instance type -> number of chips
+    pipeline: bool = False          # the compiler pipelines one model over several cores (pipeline_cores)
 
     @property
     def is_neuron(self) -> bool:
@@ -39,22 +40,15 @@ TARGETS = {
     t.name: t
     for t in (
         Target("cpu", "this host's CPU (threads are the cores)", HOST),
+        # neuron-cc's --neuroncore-pipeline-cores; neuronx-cc has no equivalent
         Target("inf1", "AWS Inferentia", NCV1, 4, "neuron-cc",
-               {"inf1.xlarge": 1, "inf1.2xlarge": 1, "inf1.6xlarge": 4, "inf1.24xlarge": 16}),
+               {"inf1.xlarge": 1, "inf1.2xlarge": 1, "inf1.6xlarge": 4, "inf1.24xlarge": 16}, pipeline=True),
         Target("inf2", "AWS Inferentia2", NCV2, 2, "neuronx-cc",
                {"inf2.xlarge": 1, "inf2.8xlarge": 1, "inf2.24xlarge": 6, "inf2.48xlarge": 12}),
         Target("trn1", "AWS Trainium", NCV2, 2, "neuronx-cc",
                {"trn1.2xlarge": 1, "trn1.32xlarge": 16, "trn1n.32xlarge": 16}),
     )
 }
-
-
-#: neuron-cc ``--fast-math`` value per precision preset (inf1). "none" is neuron-cc's most accurate
-#: setting (matmuls still run in bf16 on NeuronCore-v1); "all" casts everything to bf16, its default.
-NEURON_CC_FAST_MATH = {"fp32": "none", "bf16": "all", "fp16": "fp32-cast-all-fp16"}
-#: neuronx-cc casting flags per precision preset (inf2/trn1).
-NEURONX_CC_CAST = {"fp32": ("--auto-cast", "none"), "bf16": ("--auto-cast", "all", "--auto-cast-type", "bf16"),
-                   "fp16": ("--auto-cast", "all", "--auto-cast-type", "fp16")}
 
 
 def get_target(name: str) -> Target:

@@ -7,7 +7,8 @@ capability flags from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,72 @@ CAPABILITIES = frozenset({"dynamic_batch", "pipeline"})
 
 
 @dataclass(frozen=True)
+class EngineSpec:
+    """A host engine of the ``cpu`` target, as data: what it needs and what it runs.
+
+    The core owns two (:mod:`neuronkit.engines`: ``onnxruntime`` and ``openvino``), with their
+    compile step and replica; a backend names them in :attr:`BackendSpec.engines`, or declares an
+    engine of its own (``torchscript``, ``savedmodel``...) whose compiler and replica it writes.
+
+    :param name: what users pass as ``engine=``.
+    :param precisions: the presets it runs, the one ``auto`` means first.
+    :param requires: importable modules it needs (a backend may add its exporter's: :meth:`needing`).
+    :param install_hint: the command that installs them.
+    :param any_batch: runs any batch natively; otherwise the core pads and splits to the compiled one.
+    """
+
+    name: str
+    precisions: tuple[str, ...] = ("fp32",)
+    requires: tuple[str, ...] = ()
+    install_hint: str = ""
+    any_batch: bool = True
+
+    def __post_init__(self):
+        bad = set(self.precisions) - set(PRECISIONS[1:])
+        if bad or not self.precisions:
+            raise ValueError(f"engine {self.name!r}: precisions {list(self.precisions)}; choose from {PRECISIONS[1:]}")
+
+    def needing(self, *modules: str, install_hint: str = "") -> EngineSpec:
+        """The same engine needing more modules (the backend's exporter, say)."""
+        from dataclasses import replace
+
+        return replace(self, requires=tuple(dict.fromkeys(self.requires + modules)),
+                       install_hint=install_hint or self.install_hint)
+
+
+@dataclass(frozen=True)
+class Option:
+    """A compile or load option a backend (or the core) accepts, declared so typos are caught.
+
+    :param name: the keyword, as passed to ``neuronkit.compile(..., name=value)``.
+    :param type: accepted type(s); a ``float`` option takes ints too, an ``int`` one never bools.
+    :param default: what the backend does when it is not given.
+    :param help: one line for ``neuronkit backends --options``.
+    :param targets: the targets it applies to; empty for all.
+    """
+
+    name: str
+    type: type | tuple = object
+    default: Any = None
+    help: str = ""
+    targets: tuple[str, ...] = ()
+
+    @property
+    def types(self) -> tuple:
+        kinds = self.type if isinstance(self.type, tuple) else (self.type,)
+        return kinds + ((int,) if float in kinds else ())
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) and bool not in self.types and object not in self.types:
+            return False
+        return isinstance(value, self.types)
+
+    def type_name(self) -> str:
+        kinds = self.type if isinstance(self.type, tuple) else (self.type,)
+        return " or ".join("any" if k is object else k.__name__ for k in kinds)
+
+
+@dataclass(frozen=True)
 class BackendSpec:
     """One backend, as registered by the ``neuronkit_backends`` hook.
 
@@ -25,10 +92,15 @@ class BackendSpec:
     :param framework: human name of the framework, e.g. ``"PyTorch"``.
     :param compiler: import path ``"module:Class"`` of the backend's :class:`neuronkit.Compiler`;
         imported only when something is compiled, so registration stays cheap.
-    :param replica: import path of the backend's :class:`neuronkit.Replica`.
+    :param replica: import path of the backend's :class:`neuronkit.Replica`, for its Neuron targets and
+        its own engines (the core's engines bring their own); empty when it needs none.
     :param targets: targets it compiles for (``cpu``, ``inf1``, ``inf2``, ``trn1``).
-    :param engines: host engines for the ``cpu`` target, the default first.
-    :param precisions: precision presets it accepts besides ``auto``.
+    :param engines: host engines for the ``cpu`` target, in order of preference: for a precision,
+        the first one installed that runs it is the default. A name (``"onnxruntime"``,
+        ``"openvino"``) takes the core's engine; an :class:`EngineSpec` (or another name) declares the
+        backend's own.
+    :param precisions: precision presets it accepts besides ``auto`` (on the ``cpu`` target, the
+        engines' precisions decide; see :meth:`precisions_for`).
     :param aliases: other names that select it (``pytorch`` for ``torch``).
     :param capabilities: flags from :data:`CAPABILITIES`.
     :param requires: importable module names the backend needs; checked without importing them.
@@ -37,15 +109,18 @@ class BackendSpec:
         model ``neuronkit selftest`` compiles for every target the host can run.
     :param model_files: the model files or folders it compiles from a path, in words (``"ONNX
         files (.onnx)"``): messages list them when no backend recognises a file.
+    :param compile_options: :class:`Option` s ``neuronkit.compile`` takes for this backend; any
+        other keyword is refused, naming the closest.
+    :param load_options: the same for ``neuronkit.load``.
     :param plugin: filled in by neuronkit: the plugin (distribution) that registered it.
     """
 
     name: str
     framework: str
     compiler: str
-    replica: str
+    replica: str = ""
     targets: tuple[str, ...] = ("cpu",)
-    engines: tuple[str, ...] = ()
+    engines: tuple = ()
     precisions: tuple[str, ...] = ("fp32",)
     aliases: tuple[str, ...] = ()
     capabilities: frozenset = frozenset()
@@ -53,10 +128,18 @@ class BackendSpec:
     install_hint: str = ""
     selftest: str = ""
     model_files: str = ""
+    compile_options: tuple[Option, ...] = ()
+    load_options: tuple[Option, ...] = ()
     plugin: str = ""
 
     def __post_init__(self):
+        from .engines import HOST_ENGINES
+
         object.__setattr__(self, "name", normalise_name(self.name))
+        own = tuple(p for p in self.precisions if p != "auto") or ("fp32",)
+        # A name takes the core's engine of that name, or declares one of the backend's own that runs its precisions.
+        engines = tuple(HOST_ENGINES.get(e) or EngineSpec(e, own) if isinstance(e, str) else e for e in self.engines)
+        object.__setattr__(self, "engines", engines)
         object.__setattr__(self, "aliases", tuple(normalise_name(a) for a in self.aliases))
         object.__setattr__(self, "capabilities", frozenset(self.capabilities))
         unknown = self.capabilities - CAPABILITIES
@@ -66,6 +149,15 @@ class BackendSpec:
         bad = set(self.precisions) - set(PRECISIONS)
         if bad:
             raise ValueError(f"backend {self.name!r}: unknown precisions {sorted(bad)}; known: {PRECISIONS}")
+
+    def engine(self, name: str) -> EngineSpec | None:
+        return next((e for e in self.engines if e.name == name), None)
+
+    def precisions_for(self, target: str) -> tuple[str, ...]:
+        """The presets it compiles for ``target``: its engines' on ``cpu``, its own elsewhere."""
+        if target == "cpu" and self.engines:
+            return tuple(p for p in PRECISIONS[1:] if any(p in e.precisions for e in self.engines))
+        return self.precisions
 
 
 def normalise_name(name: str) -> str:

@@ -92,11 +92,12 @@ class NumpyReplica:
 class NumpyPlugin:
     @staticmethod
     def _spec():
-        from neuronkit import BackendSpec
+        from neuronkit import BackendSpec, Option
 
         return BackendSpec(name="numpy-test", framework="NumPy", compiler="conftest:NumpyCompiler",
                            replica="conftest:NumpyReplica", targets=("cpu", "inf1", "inf2"),
                            selftest="conftest:numpy_tiny",
+                           load_options=(Option("delay", float, 0.0, "seconds each run sleeps"),),
                            capabilities={"dynamic_batch", "pipeline"}, aliases=("np-test",))
 
     from neuronkit import hookimpl

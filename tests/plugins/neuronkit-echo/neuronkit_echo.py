@@ -17,6 +17,7 @@ def neuronkit_backends():
     return [neuronkit.BackendSpec(
         name="echo", framework="NumPy", compiler="neuronkit_echo:EchoCompiler", replica="neuronkit_echo:EchoReplica",
         targets=("cpu", "inf2"), engines=("numpy",), capabilities={"dynamic_batch"}, requires=("numpy",),
+        compile_options=(neuronkit.Option("delay", float, 0.0, "seconds every run sleeps"),),
     )]
 
 
