@@ -106,7 +106,7 @@ def test_selftest_runs_each_installed_backend_in_its_own_process(monkeypatch):
 
 
 def test_tiny_onnx_model_agrees_with_numpy():
-    from neuronkit_onnx.backend import tiny_model
+    from neuronkit_onnx import tiny_model
     from onnx import numpy_helper
 
     model, (x,) = tiny_model()
