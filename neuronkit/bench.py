@@ -40,22 +40,28 @@ class BenchResult:
 
 def measure(name: str, fn: Callable, inputs, batch: int, seconds: float = 5.0, warmup: int = 3,
             threads: int = 1) -> BenchResult:
-    """Call ``fn(inputs)`` from ``threads`` threads for ``seconds`` after ``warmup`` calls each."""
+    """Call ``fn(inputs)`` from ``threads`` threads for ``seconds`` after ``warmup`` calls each.
+
+    If a call raises, the other threads stop and the first exception is raised here."""
     for _ in range(warmup):
         fn(inputs)
     latencies: list = []
+    errors: list = []
     lock = threading.Lock()
     start = time.perf_counter()
     deadline = start + seconds
 
     def worker():
         mine = []
-        while True:  # at least one call per thread, so even a very short run has a latency to report
-            t0 = time.perf_counter()
-            fn(inputs)
-            mine.append((time.perf_counter() - t0) * 1e3)
-            if time.perf_counter() >= deadline:
-                break
+        try:
+            while True:  # at least one call per thread, so even a very short run has a latency to report
+                t0 = time.perf_counter()
+                fn(inputs)
+                mine.append((time.perf_counter() - t0) * 1e3)
+                if errors or time.perf_counter() >= deadline:
+                    break
+        except BaseException as exc:  # raised in the caller's thread after the join, not lost with this one
+            errors.append(exc)
         with lock:
             latencies.extend(mine)
 
@@ -65,6 +71,8 @@ def measure(name: str, fn: Callable, inputs, batch: int, seconds: float = 5.0, w
     for t in pool:
         t.join()
     elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
     return BenchResult(name, batch, len(latencies), elapsed, threads, tuple(latencies))
 
 

@@ -124,3 +124,17 @@ def test_peer_report_compares_with_the_best_peer_at_each_precision_and_batch():
     assert "| fp32 | ours | 30.0 | 40.0 | 1.20x | 0.80x |" in text
     assert summary == [{"precision": "fp32", "best_peer": {1: 25.0, 8: 50.0}, "neuronkit_best": {1: 30.0, 8: 40.0}}]
     assert "fp32: neuronkit best / best peer = b1 1.20x, b8 0.80x" in text
+
+
+def test_measure_raises_what_a_call_raised_in_its_threads():
+    calls = []
+
+    def fn(x):
+        calls.append(x)
+        if len(calls) == 3:
+            raise RuntimeError("the device went away")
+        time.sleep(0.001)
+
+    with pytest.raises(RuntimeError, match="the device went away"):
+        measure("failing", fn, "x", batch=1, seconds=5.0, warmup=1, threads=2)
+    assert len(calls) <= 5  # the other thread stopped too, long before the 5 s were up
