@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from conftest import mlp
 
 import neuronkit
-from neuronkit.bench import BenchResult, measure, table
+from neuronkit import bench
+from neuronkit.bench import BenchResult, Configuration, Prepared, Row, compare, measure, peer_table, table
 from neuronkit.cli import cli
 
 
@@ -124,6 +125,152 @@ def test_peer_report_compares_with_the_best_peer_at_each_precision_and_batch():
     assert "| fp32 | ours | 30.0 | 40.0 | 1.20x | 0.80x |" in text
     assert summary == [{"precision": "fp32", "best_peer": {1: 25.0, 8: 50.0}, "neuronkit_best": {1: 30.0, 8: 40.0}}]
     assert "fp32: neuronkit best / best peer = b1 1.20x, b8 0.80x" in text
+
+
+def _row(name, precision, kind, batch, *speeds, latencies=None):
+    """A row whose rounds ran at ``speeds`` items/s, with the given (or 5 ms) latency in each."""
+    rounds = tuple(BenchResult(name, 1, 1, 1 / v, 1, (ms,)) for v, ms in zip(speeds, latencies or [5.0] * len(speeds)))
+    return Row(Configuration(name, precision, kind, make=None), batch, rounds)
+
+
+def test_peer_table_gives_each_row_its_ratio_to_the_best_peer_at_its_precision_and_batch():
+    rows = [_row("ours", "fp32", "neuronkit", 1, 30.0, 10.0, 32.0, latencies=[1.0, 2.0, 3.0]),
+            _row("a", "fp32", "peer", 1, 20.0), _row("b", "fp32", "peer", 1, 25.0, 24.0, 26.0),
+            _row("ref", "fp32", "reference", 1, 100.0),  # shown, never the best peer
+            _row("ours", "fp32", "neuronkit", 8, 40.0), _row("a", "fp32", "peer", 8, 50.0),
+            _row("b", "fp32", "peer", 8, 10.0),
+            _row("c", "bf16", "peer", 1, 9.0), _row("ours", "bf16", "neuronkit", 8, 12.0)]
+    text, summary = peer_table(rows)
+    lines = text.splitlines()
+    # the median of the rounds, the slowest and fastest, latencies over every round's calls
+    assert "| fp32 | 1 | ours | 30.0 | 10.0-32.0 | 2.0 | 3.0 | 1.20x |" in lines
+    assert "| fp32 | 1 | ref | 100.0 | 100.0-100.0 | 5.0 | 5.0 | 4.00x |" in lines
+    assert "| fp32 | 8 | ours | 40.0 | 40.0-40.0 | 5.0 | 5.0 | 0.80x |" in lines
+    assert "| bf16 | 8 | ours | 12.0 | 12.0-12.0 | 5.0 | 5.0 | - |" in lines  # no bf16 peer at batch 8
+    order = [line.split(" | ")[:3] for line in lines if line.startswith("| fp32") or line.startswith("| bf16")]
+    assert [(p[2:], b) for p, b, _ in order] == [("fp32", "1")] * 4 + [("fp32", "8")] * 3 + [("bf16", "1"),
+                                                                                          ("bf16", "8")]
+    assert len(summary) == 1 and summary[0]["precision"] == "fp32"
+    assert summary[0]["neuronkit_best"] == pytest.approx({1: 30.0, 8: 40.0})
+    assert summary[0]["best_peer"] == pytest.approx({1: 25.0, 8: 50.0})
+    assert lines[-1] == "fp32: neuronkit best / best peer = b1 1.20x, b8 0.80x"
+
+
+def test_compare_interleaves_the_configurations_in_rounds_and_reports_the_ones_that_fail():
+    import io
+
+    calls, closed = [], []
+
+    class Model:
+        def __init__(self, name):
+            self.name = name
+
+        def __call__(self, x):
+            calls.append((self.name, x))
+
+        def close(self):
+            closed.append(self.name)
+
+    def flaky():
+        def fn(x):
+            calls.append(("flaky", x))
+            if len([c for c in calls if c[0] == "flaky"]) == 2:
+                raise RuntimeError("Traceback of the framework\n  (frames)\nout of memory")
+        return fn
+
+    def broken():
+        raise ValueError("no bf16 here")
+
+    def server():
+        def sample(seconds):
+            calls.append(("server", seconds))
+            return BenchResult("server", 1, 5, 1.0, 8, (1.0,))
+        return sample
+
+    configurations = [
+        Configuration("ours", "fp32", "neuronkit", lambda: Prepared(Model("ours"), note="engine x")),
+        Configuration("per batch", "fp32", "peer", lambda b: Model(f"peer{b}"), per_batch=True),
+        Configuration("broken", "bf16", "peer", broken),
+        Configuration("flaky", "fp32", "peer", flaky),
+        Configuration("server", "fp32", "peer", server, batches=(8,), self_timed=True)]
+    log = io.StringIO()
+    # warmup 0 and a vanishing time: each measurement is exactly one call, so the order is visible
+    comparison = compare(configurations, {1: "x1", 8: "x8"}, seconds=1e-9, rounds=2, warmup=0, log=log)
+    assert calls == [("ours", "x1"), ("peer1", "x1"), ("flaky", "x1"),
+                     ("ours", "x8"), ("peer8", "x8"), ("flaky", "x8"), ("server", 1e-9),
+                     ("ours", "x1"), ("peer1", "x1"),
+                     ("ours", "x8"), ("peer8", "x8"), ("server", 1e-9)]
+    assert [(r.label, r.batch, len(r.rounds)) for r in comparison.rows] == [
+        ("ours (engine x)", 1, 2), ("ours (engine x)", 8, 2), ("per batch", 1, 2), ("per batch", 8, 2),
+        ("server", 8, 2)]
+    assert [(f.configuration.name, f.error) for f in comparison.failures] == [
+        ("broken", "ValueError: no bf16 here"), ("flaky", "RuntimeError: out of memory")]
+    assert "flaky: failed: RuntimeError: out of memory" in log.getvalue()
+    assert comparison.ok  # only peers failed
+    assert closed == ["peer8", "peer1", "ours"]  # everything made is closed, last made first
+
+    def no_model():
+        raise ZeroDivisionError("division by zero")
+
+    failed = compare([Configuration("ours", "fp32", "neuronkit", no_model)], {1: None}, 1e-9, 1, log=log)
+    assert not failed.ok and failed.rows == []
+
+
+def test_cpu_model_reads_lscpu_then_proc_cpuinfo_then_platform(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    lscpu = "Architecture:  x86_64\nModel name:    AMD EPYC 9R14\nFlags:         fpu avx2 avx512f avx512_bf16\n"
+    monkeypatch.setattr(bench.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(bench.subprocess, "run", lambda *a, **k: SimpleNamespace(stdout=lscpu))
+    assert bench.cpu_model() == "AMD EPYC 9R14 (avx2, avx512f, avx512_bf16)"
+
+    def no_lscpu(*args, **kwargs):
+        raise FileNotFoundError("lscpu")
+
+    monkeypatch.setattr(bench.subprocess, "run", no_lscpu)
+    monkeypatch.setattr(bench, "CPUINFO", tmp_path / "cpuinfo")
+    bench.CPUINFO.write_text("processor\t: 0\nmodel name\t: Intel Xeon\nflags\t\t: fpu sse2\n\nprocessor\t: 1\n")
+    assert bench.cpu_model() == "Intel Xeon (no AVX2)"
+    bench.CPUINFO.unlink()
+    monkeypatch.setattr(bench.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(bench.platform, "processor", lambda: "arm")
+    assert bench.cpu_model() == "arm"
+
+
+def test_argument_parser_has_the_options_every_benchmark_shares():
+    args = bench.argument_parser("doc", seconds=3.0).parse_args([])
+    assert (args.seconds, args.rounds, args.batches, args.json) == (3.0, 3, [1, 8], None)
+    args = bench.argument_parser("doc", seconds=3.0).parse_args(
+        ["--seconds", "0.2", "--rounds", "1", "--batches", "4", "--json", "out.json"])
+    assert (args.seconds, args.rounds, args.batches, args.json) == (0.2, 1, [4], "out.json")
+    with pytest.raises(SystemExit):
+        bench.argument_parser("doc", seconds=3.0, batches=None).parse_args(["--batches", "1"])
+
+
+def test_run_prints_the_cpu_then_the_peer_ratio_table_and_writes_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(bench, "cpu_model", lambda: "Test CPU 9000 (avx2)")
+    args = bench.argument_parser("doc", seconds=3.0).parse_args(
+        ["--seconds", "1e-9", "--rounds", "2", "--batches", "1", "--json", str(tmp_path / "r.json")])
+
+    def broken():
+        raise OSError("no such engine")
+
+    configurations = [Configuration("ours", "fp32", "neuronkit", lambda: (lambda x: None)),
+                      Configuration("theirs", "fp32", "peer", lambda: (lambda x: None)),
+                      Configuration("gone", "fp32", "peer", broken)]
+    comparison = bench.run(configurations, {1: None}, args, "A model on this CPU")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == "A model on this CPU" and out[1].startswith("CPU: Test CPU 9000 (avx2);")
+    assert "2 rounds interleaving the configurations" in out[2]
+    assert any(line.startswith("| fp32 | 1 | theirs |") and line.endswith("| 1.00x |") for line in out)
+    assert out[-1] == "failed: fp32 gone (peer): OSError: no such engine"
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["cpu"] == "Test CPU 9000 (avx2)" and data["rounds"] == 2
+    assert [(r["configuration"], r["kind"], len(r["items_per_s_per_round"])) for r in data["rows"]] == [
+        ("ours", "neuronkit", 2), ("theirs", "peer", 2)]
+    assert data["failed"] == [{"precision": "fp32", "kind": "peer", "configuration": "gone",
+                               "error": "OSError: no such engine"}]
+    assert comparison.ok and len(data["summary"]) == 1
 
 
 def test_measure_raises_what_a_call_raised_in_its_threads():
