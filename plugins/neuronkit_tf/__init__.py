@@ -4,16 +4,22 @@ Targets: ``cpu`` (engines ``openvino``, ``savedmodel``, ``xla``), ``inf1`` (tens
 ``tfn.trace`` or the TF1-style ``tfn.saved_model.compile``), ``inf2``/``trn1``
 (``tensorflow_neuronx.trace``). See docs/backends/tf.md.
 
-Registered through the ``neuronkit`` entry point exactly as a third-party backend would be.
-Nothing here imports TensorFlow: :mod:`neuronkit_tf.backend` does, when it compiles or loads.
+Modules: ``backend`` (compiler and replica: dispatch), ``cpu`` (the OpenVINO exporter and the
+backend's own engines), ``neuron`` (the SDK calls), ``model`` (what both share), ``serving``
+(the TensorFlow Serving layout). Registered through the ``neuronkit`` entry point exactly as a
+third-party backend would be. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
-from neuronkit import BackendSpec, hookimpl
+from neuronkit import BackendSpec, EngineSpec, Option, hookimpl
+
+NEURON = ("inf1", "inf2", "trn1")
+_TF = {"requires": ("tensorflow",), "install_hint": 'pip install "neuronkit[tf]"'}
 
 
 @hookimpl
@@ -24,17 +30,35 @@ def neuronkit_backends():
             framework="TensorFlow",
             compiler="neuronkit_tf.backend:TfCompiler",
             replica="neuronkit_tf.backend:TfReplica",
-            targets=("cpu", "inf1", "inf2", "trn1"),
-            # The default engine comes first: OpenVINO reading the TensorFlow graph is the fastest
-            # host engine measured here (docs/backends/tf.md, benchmarks/tf_resnet50.py).
-            engines=("openvino", "savedmodel", "xla"),
-            precisions=("fp32", "bf16", "fp16"),  # fp16: Neuron targets only
+            targets=("cpu", *NEURON),
+            # For a precision, the first installed engine that runs it is the default: OpenVINO reading the
+            # TensorFlow graph is the fastest host engine measured here (docs/backends/tf.md,
+            # benchmarks/tf_resnet50.py).
+            engines=("openvino", EngineSpec("savedmodel", ("fp32", "bf16"), **_TF),
+                     EngineSpec("xla", ("fp32",), **_TF)),
+            precisions=("fp32", "bf16", "fp16"),  # on Neuron targets; the cpu engines say theirs
             aliases=("tensorflow", "keras"),
             capabilities={"dynamic_batch", "pipeline"},
             requires=("tensorflow",),
             install_hint='pip install "neuronkit[tf]"',
-            selftest="neuronkit_tf.backend:tiny_model",
+            selftest="neuronkit_tf:tiny_model",
             model_files="SavedModel folders (holding saved_model.pb)",
+            compile_options=(
+                Option("signature_def_key", str, "serving_default",
+                       "the signature of a SavedModel directory to compile"),
+                Option("method", str, "trace", "trace (tfn.trace) or, on inf1, saved_model (tfn.saved_model.compile)",
+                       NEURON),
+                Option("compiler_workdir", (str, os.PathLike), None, "where the compiler keeps its work files",
+                       NEURON),
+                Option("subgraph_builder_function", Callable, None,
+                       "method='trace': node -> bool, whether the node may go on Neuron", NEURON),
+                Option("minimum_segment_size", int, None, "method='saved_model': smallest subgraph put on Neuron",
+                       ("inf1",)),
+                Option("no_fuse_ops", (list, tuple), None, "method='saved_model': operator names kept on the CPU",
+                       ("inf1",)),
+                Option("force_fuse_ops", (list, tuple), None, "method='saved_model': operator names forced on Neuron",
+                       ("inf1",)),
+            ),
         )
     ]
 
@@ -73,3 +97,14 @@ def neuronkit_register_commands(cli):
         path = export_tf_serving(art, tf_serving, version=version)
         click.echo(f"wrote {path}")
         click.echo(f"serve it with: {server_command(art, tf_serving)}")
+
+
+def tiny_model():
+    """A small Keras model and an example input, for ``neuronkit selftest``."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,), name="x"), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(4)])
+    return model, (np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32),)

@@ -30,9 +30,8 @@ def export_tf_serving(artifact: Artifact | str | os.PathLike, base: str | os.Pat
         raise NeuronkitError(f"TensorFlow Serving serves SavedModels; this artifact was compiled by the "
                              f"{m.backend.name} backend")
     if m.load.get("format") != "saved_model":
-        raise NeuronkitError(f"this artifact holds a {m.load.get('format', 'non-SavedModel')} model (engine "
-                             f"{m.engine!r}); TensorFlow Serving needs a SavedModel: compile with "
-                             f"engine='savedmodel' (or 'xla'), or for an inf1/inf2 target")
+        raise NeuronkitError(f"this artifact holds no SavedModel (engine {m.engine!r}); TensorFlow Serving "
+                             f"needs one: compile with engine='savedmodel' (or 'xla'), or for an inf1/inf2 target")
     prefix = m.load["model"] + "/"
     files = sorted(name for name in m.files if name.startswith(prefix))
     if prefix + "saved_model.pb" not in files:
