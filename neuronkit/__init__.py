@@ -33,7 +33,8 @@ from .types import BackendSpec, CompileReport, Component, EngineSpec, Option, Pr
 
 __all__ = [
     "Artifact", "ArtifactError", "BackendNotFound", "BackendSpec", "BackendUnavailable", "CompileError",
-    "CompileReport", "CompileRequest", "CompileResult", "Compiler", "Component", "CoreGroup", "CoreSpecError", "EngineSpec",
-    "IncompatibleArtifact", "InputError", "Manifest", "NeuronkitError", "Option", "PluginError", "Preprocess", "Replica",
-    "Runtime", "RuntimeClosed", "TensorSpec", "compile", "get_backends", "hookimpl", "load", "open_artifact",
+    "CompileReport", "CompileRequest", "CompileResult", "Compiler", "Component", "CoreGroup", "CoreSpecError",
+    "EngineSpec", "IncompatibleArtifact", "InputError", "Manifest", "NeuronkitError", "Option", "PluginError",
+    "Preprocess", "Replica", "Runtime", "RuntimeClosed", "TensorSpec", "compile", "get_backends", "hookimpl", "load",
+    "open_artifact",
 ]

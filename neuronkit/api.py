@@ -102,8 +102,9 @@ def compile(
         with neuron.recording_imports() as sdks:
             result = compiler.compile(model, request)
         _check_result(result)
-        notes = (neuron.check_placement(result.report, backend_options) + neuron.simulated_note(sdks)
-                 if tgt.is_neuron else ())
+        if tgt.is_neuron:
+            neuron.check_placement(result.report, backend_options)
+        notes = neuron.placement_notes(result.report) + neuron.simulated_note(sdks) if tgt.is_neuron else ()
     except BaseException as exc:  # Ctrl-C in a long compile too: leave no work directory behind
         shutil.rmtree(workdir, ignore_errors=True)
         if isinstance(exc, InvalidResult):
@@ -213,7 +214,8 @@ def _choose_engine(spec: BackendSpec, name: str | None, precision: str) -> Engin
                                f"{', '.join(e.name for e in spec.engines)}")
         if precision != "auto" and precision not in chosen.precisions:
             others = [e.name for e in spec.engines if precision in e.precisions]
-            raise CompileError(f"engine {name!r} runs {', '.join(chosen.precisions)}, not {precision}"
+            runs = ", ".join(chosen.precisions) + (" only" if len(chosen.precisions) == 1 else "")
+            raise CompileError(f"engine {name!r} runs {runs}, not {precision}"
                                + (f"; use engine={others[0]!r} for {precision}" if others else ""))
         candidates = [chosen]
     else:

@@ -107,28 +107,39 @@ def extra_compiler_args(options: dict) -> list:
     return shlex.split(extra) if isinstance(extra, str) else [str(f) for f in extra]
 
 
-def check_placement(report: CompileReport, options: dict) -> tuple[str, ...]:
-    """Apply ``strict=`` / ``min_on_neuron=`` to a Neuron compile's report; return notes to add.
+def check_placement(report: CompileReport, options: dict) -> None:
+    """Refuse a Neuron compile whose report breaks ``strict=`` or ``min_on_neuron=``.
 
-    ``strict=True`` needs every operator on Neuron; ``min_on_neuron=x`` needs that share at least.
-    A report without operator counts passes ``min_on_neuron`` only when it names no unsupported op.
+    ``strict=True`` needs every operator on Neuron; ``min_on_neuron=x`` needs that share at least. The
+    core applies it to every Neuron compile's report; a backend whose SDK reports operator support
+    before compiling (torch's ``analyze_model``) may call it first, to refuse before a long compile.
     """
     strict = bool(options.get("strict", False))
     floor = 1.0 if strict else float(options.get("min_on_neuron", 0.0))
     ratio = report.on_target_ratio
-    unsupported = report.unsupported_ops
-    detail = f"; operators left on the CPU: {', '.join(unsupported)}" if unsupported else ""
-    share = "an unknown share" if ratio is None else f"{ratio:.1%}"
-    if floor > 0 and ((ratio is not None and ratio < floor) or (strict and unsupported)):
+    if floor > 0 and ((ratio is not None and ratio < floor) or (strict and report.unsupported_ops)):
         asked = "strict=True needs all" if strict else f"min_on_neuron={floor:g} needs at least {floor:.1%}"
-        raise CompileError(f"{share} of the model's operators were placed on Neuron; {asked}{detail}. Replace the "
-                           f"operators left on the CPU, or lower min_on_neuron= / drop strict=True to accept "
-                           f"them running on the host")
-    if ratio is not None and ratio < WARN_RATIO:
-        message = f"only {share} of operators are on Neuron: most of the model will run on the host CPU{detail}"
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-        return (message,)
-    return ()
+        raise CompileError(f"{_share(ratio)} of the model's operators were placed on Neuron; {asked}"
+                           f"{_left_on_cpu(report)}. Replace the operators left on the CPU, or lower min_on_neuron= "
+                           f"/ drop strict=True to accept them running on the host")
+
+
+def placement_notes(report: CompileReport) -> tuple[str, ...]:
+    """Warn (and say in the manifest) when most of the model stays on the host CPU."""
+    ratio = report.on_target_ratio
+    if ratio is None or ratio >= WARN_RATIO:
+        return ()
+    message = f"only {_share(ratio)} of operators are on Neuron: most of the model will run on the host CPU"
+    warnings.warn(message + _left_on_cpu(report), RuntimeWarning, stacklevel=3)
+    return (message + _left_on_cpu(report),)
+
+
+def _share(ratio: float | None) -> str:
+    return "an unknown share" if ratio is None else f"{ratio:.1%}"
+
+
+def _left_on_cpu(report: CompileReport) -> str:
+    return f"; operators left on the CPU: {', '.join(report.unsupported_ops)}" if report.unsupported_ops else ""
 
 
 def simulated_note(modules) -> tuple[str, ...]:

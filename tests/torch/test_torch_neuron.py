@@ -66,7 +66,7 @@ class WithUnsupportedOp(torch.nn.Module):
 
 def test_strict_fails_instead_of_leaving_operators_on_the_cpu(tn):
     x = (np.ones((1, 4), np.float32),)
-    with pytest.raises(CompileError, match="strict: 1 operator.*aten::sort"):
+    with pytest.raises(CompileError, match="strict=True needs all.*aten::sort"):
         neuronkit.compile(WithUnsupportedOp(), "torch", example_inputs=x, target="inf1", strict=True)
     assert calls(tn, "trace") == []
     art = neuronkit.compile(WithUnsupportedOp(), "torch", example_inputs=x, target="inf1")  # allowed, and reported
@@ -135,5 +135,49 @@ def test_neuronx_load_uses_data_parallel_with_dynamic_batching(tnx, fake_neuron_
 
 
 def test_neuronx_has_no_pipeline_cores(tnx):
-    with pytest.raises(CompileError, match="neuron-cc \\(inf1\\) feature"):
+    with pytest.raises(CompileError, match="compiler pipelines \\(inf1: neuron-cc\\)"):
         neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2", pipeline_cores=2)
+
+
+def test_analyze_model_counts_primitives_as_the_documented_output_does(tn):
+    """"100.00% of all operations (including primitives) (1645 of 1645)": prim::Constant and
+    prim::ListConstruct count, arithmetic is a subset of the aten:: operators."""
+    result = tn.analyze_model(small_net(), torch.zeros(1, 3, 32, 32))
+    counts = result["operator_count"]
+    primitives = sum(n for op, n in counts.items() if op.startswith("prim::"))
+    assert primitives > 0 and "prim::Constant" in result["operators"] and "prim::GetAttr" not in counts
+    assert result["total_count"] == sum(counts.values()) > result["total_count_arithmetic"] > 0
+    assert result["percent_supported"] == 100.0 and result["supported_operators"] >= {"prim::Constant"}
+
+
+def test_trace_validates_the_neuron_cc_command_torch_neuron_runs(tn):
+    tn.trace(small_net(), torch.zeros(1, 3, 32, 32), compiler_args="-O2")  # one string, as the tutorial passes it
+    (trace,) = calls(tn, "trace")
+    assert trace["module"] == "torch_neuron" and trace["kwargs"] == {"compiler_args": "-O2"}
+    assert trace["flags"]["o2"] and trace["flags"]["pipeline"] == ["compile", "SaveTemps"]
+    assert trace["flags"]["framework"] == "TENSORFLOW"
+
+
+def test_neuronx_trace_infers_positional_keywords_after_its_warning(tnx):
+    net, x = small_net(), torch.zeros(1, 3, 32, 32)
+    with pytest.warns(DeprecationWarning, match="inferred as input_output_aliases, compiler_workdir, compiler_args"):
+        tnx.trace(net, x, {}, None, ["--target", "inf2", "--auto-cast", "all"])
+    (trace,) = calls(tnx, "trace")
+    assert trace["compiler_args"] == ["--target", "inf2", "--auto-cast", "all"] and trace["flags"]["auto_cast"] == "all"
+    assert trace["inferred"] == ("input_output_aliases", "compiler_workdir", "compiler_args")
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="multiple values for argument 'compiler_args'"):
+        tnx.trace(net, x, {}, None, ["--target", "inf2"], compiler_args=["--target", "trn1"])
+
+
+def test_neuronx_cc_defaults_follow_the_release_the_simulation_claims(tnx, monkeypatch):
+    """--auto-cast defaulted to matmult until SDK 2.27, none since (release-notes/prev/2.27.0/compiler.rst)."""
+    net, x = small_net(), torch.zeros(1, 3, 32, 32)
+    assert tnx.SDK_RELEASE < (2, 27)
+    tnx.trace(net, x, compiler_args="--target inf2")
+    monkeypatch.setattr(tnx, "SDK_RELEASE", (2, 27))
+    tnx.trace(net, x, compiler_args="--target inf2 --disable-mixed-precision-accumulation")
+    tnx.trace(net, x, compiler_args="--target trn2 -lnc 1 --distribution-strategy llm-training")
+    before, after, trn2 = (c["flags"] for c in calls(tnx, "trace"))
+    assert (before["auto_cast"], before["mixed_precision_accumulation"]) == ("matmult", False)
+    assert (after["auto_cast"], after["mixed_precision_accumulation"]) == ("none", False)
+    assert (trn2["lnc"], trn2["distribution_strategy"], trn2["mixed_precision_accumulation"]) == (1, "llm-training", True)
