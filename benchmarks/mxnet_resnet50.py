@@ -1,29 +1,28 @@
 """Gluon ResNet50 v1 on this CPU: neuronkit's mxnet backend beside the ways MXNet users run it.
 
-Rows, all measured in this one process, one after another, at batch 1 and 8, images/s:
+Configurations, all measured in this one process at batch 1 and 8, in rounds that interleave them:
 
 - neuronkit mxnet, each cpu engine (onnxruntime = the fp32 default, openvino = the bf16 default,
   module), through ``neuronkit.load(...)`` with one replica using every core;
 - peers: the hybridized Gluon block (``static_alloc``, ``static_shape``), the Module API bound for
   the batch, ONNX Runtime on the file ``mx.onnx.export_model`` writes (as a user would run it:
-  the weights still listed as graph inputs), OpenVINO reading that file (f32 / bf16 hints), and
-  MXNet's own bf16 (``mx.contrib.amp.convert_hybrid_block``), reported as failed where it cannot run.
+  the weights still listed as graph inputs), OpenVINO reading that file (f32 / bf16 hints; the row
+  says what it ran), and MXNet's own bf16 (``mx.contrib.amp.convert_hybrid_block``), reported as
+  failed where it cannot run.
 
-The ratio columns compare each row with the best peer at the same precision and batch. Weights
-are random (seeded) unless ``--weights FILE`` is given: speed does not depend on them.
+Prints the peer-ratio table of ``neuronkit.bench``: each row's images/s and its ratio to the best
+peer at the same precision and batch. Weights are random (seeded) unless ``--weights FILE`` is
+given: speed does not depend on them.
 
-    python benchmarks/mxnet_resnet50.py                 # 10 s per measurement
-    python benchmarks/mxnet_resnet50.py --seconds 1     # smoke run
+    python benchmarks/mxnet_resnet50.py                                  # 3 rounds of 3 s per row and batch
+    python benchmarks/mxnet_resnet50.py --seconds 0.2 --rounds 1 --batches 1     # smoke run
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -31,17 +30,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from neuronkit.bench import measure, peer_report  # noqa: E402
+from neuronkit import bench  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per row and batch")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser = bench.argument_parser(__doc__, seconds=3.0)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--engines", nargs="+", default=["onnxruntime", "openvino", "module"])
     parser.add_argument("--weights", help="a local resnet50_v1 .params file (default: seeded random weights)")
-    parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # mx.onnx uses onnx.mapping
 
@@ -56,24 +52,7 @@ def main(argv=None) -> int:
     model, _ = zoo_mxnet.resnet50(args.weights)
     rng = np.random.default_rng(0)
     inputs = {b: rng.standard_normal((b, 3, 224, 224)).astype(np.float32) for b in args.batches}
-    rows: list = []  # (precision, kind, name, {batch: img/s})
-    tmp = tempfile.TemporaryDirectory(prefix="mxnet-bench-")
-
-    def run(precision, kind, name, make, per_batch=False):
-        """``make()`` returns fn(x), or with ``per_batch`` ``make(batch)`` does (for batch-bound peers)."""
-        start = time.perf_counter()
-        try:
-            speeds = {}
-            fn = None if per_batch else make()
-            for b in args.batches:
-                speeds[b] = measure(name, make(b) if per_batch else fn, inputs[b], b, args.seconds).items_per_s
-        except Exception as exc:  # a peer that cannot run here is reported, not fatal
-            print(f"  {name}: failed: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200]}",
-                  file=sys.stderr)
-            return
-        rows.append((precision, kind, name, speeds))
-        shown = "  ".join(f"b{b} {s:7.1f}" for b, s in speeds.items())
-        print(f"  {precision} {name:<48} {shown}   ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    tmp = tempfile.TemporaryDirectory(prefix="neuronkit-bench-mxnet-")  # removed at exit if not before
 
     # the deployable form MXNet users start from: symbol + params, and its ONNX export
     model.hybridize(static_alloc=True, static_shape=True)
@@ -109,10 +88,9 @@ def main(argv=None) -> int:
             compiled = ov.Core().compile_model(onnx_path, "CPU", {
                 "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
                 "PERFORMANCE_HINT": "LATENCY"})
-            got = compiled.get_property("INFERENCE_PRECISION_HINT")
-            print(f"  (OpenVINO runs the {hint} hint as {got})", file=sys.stderr)
+            got = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
             request = compiled.create_infer_request()
-            return lambda x: request.infer([x])[0]
+            return bench.Prepared(lambda x: request.infer([x])[0], note=f"runs {got}")
         return make
 
     def mxnet_amp_bf16():
@@ -129,32 +107,30 @@ def main(argv=None) -> int:
             return neuronkit.load(art)  # one replica with every core
         return make
 
-    print(f"Gluon ResNet50 v1 ({'weights ' + args.weights if args.weights else 'random weights'}), {threads} "
-          f"threads, {args.seconds:g} s per measurement, mxnet {mx.__version__}, onnxruntime {ort.__version__}, "
-          f"OpenVINO {ov.__version__}", file=sys.stderr)
+    configurations = []
     for precision in args.precisions:
         for engine in args.engines:
             if precision == "bf16" and engine != "openvino":
                 continue  # the other engines run fp32 only
-            run(precision, "neuronkit", f"neuronkit mxnet engine={engine}", neuronkit_engine(engine, precision))
+            configurations.append(bench.Configuration(f"neuronkit mxnet engine={engine}", precision, "neuronkit",
+                                                      neuronkit_engine(engine, precision)))
         if precision == "fp32":
-            run(precision, "peer", "Gluon hybridized (static_alloc, static_shape)", gluon)
-            run(precision, "peer", "Module API", module_api, per_batch=True)
-            run(precision, "peer", "ONNX Runtime direct (mx.onnx export)", onnxruntime_direct)
-            run(precision, "peer", "OpenVINO direct, f32 hint", openvino_direct("f32"))
+            configurations += [
+                bench.Configuration("Gluon hybridized (static_alloc, static_shape)", precision, "peer", gluon),
+                bench.Configuration("Module API", precision, "peer", module_api, per_batch=True),
+                bench.Configuration("ONNX Runtime direct (mx.onnx export)", precision, "peer", onnxruntime_direct),
+                bench.Configuration("OpenVINO direct, f32 hint", precision, "peer", openvino_direct("f32"))]
         else:
-            run(precision, "peer", "MXNet AMP bf16 (convert_hybrid_block)", mxnet_amp_bf16)
-            run(precision, "peer", "OpenVINO direct, bf16 hint", openvino_direct("bf16"))
+            configurations += [
+                bench.Configuration("MXNet AMP bf16 (convert_hybrid_block)", precision, "peer", mxnet_amp_bf16),
+                bench.Configuration("OpenVINO direct, bf16 hint", precision, "peer", openvino_direct("bf16"))]
 
-    report, summary = peer_report(rows, args.batches)
-    print()
-    print(report)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"threads": threads, "seconds": args.seconds, "rows": [
-            {"precision": p, "kind": k, "name": n, "images_per_second": {str(b): v for b, v in s.items()}}
-            for p, k, n, s in rows], "summary": summary}, indent=2))
-    tmp.cleanup()
-    return 0
+    title = (f"Gluon ResNet50 v1 ({'weights ' + args.weights if args.weights else 'random weights'}), {threads} "
+             f"threads, mxnet {mx.__version__}, onnxruntime {ort.__version__}, OpenVINO {ov.__version__.split('-')[0]}")
+    try:
+        return 0 if bench.run(configurations, inputs, args, title).ok else 1
+    finally:
+        tmp.cleanup()
 
 
 if __name__ == "__main__":

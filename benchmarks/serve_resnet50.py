@@ -7,23 +7,22 @@ for KServe v2 REST with binary tensors): ``c`` coroutines each send one image at
 back, for ``--seconds`` after a warm-up. Both processes share this machine's cores, so the
 client's own work counts against the server, as it would for a sidecar client.
 
-The in-process rows call ``Runtime.predict`` at batch 1 and 8 from two threads per replica
-(``neuronkit.bench.measure``). Each served row is compared with the in-process row at the batch
-the server can form: batch 1 at concurrency 1, batch 8 above. Rounds interleave every
-configuration, so a noisy machine disturbs them alike; throughput is the median over rounds
-(min-max beside it), latencies are percentiles over all rounds' requests.
+The in-process configuration calls ``Runtime.predict`` at batch 1 and 8 from two threads per
+replica (``neuronkit.bench.measure``), and is the peer in ``neuronkit.bench``'s peer-ratio table:
+each served row is compared with it at the batch the server can form (batch 1 at concurrency 1,
+batch 8 above). Rounds interleave every configuration, so a noisy machine disturbs them alike;
+throughput is the median over rounds (min-max beside it), latencies are percentiles over all
+rounds' requests.
 
     python benchmarks/serve_resnet50.py --framework tf            # needs neuronkit[tf,serve] + tritonclient
     python benchmarks/serve_resnet50.py --artifact resnet50.nk --seconds 5 --rounds 2
+    python benchmarks/serve_resnet50.py --seconds 0.2 --rounds 1 --concurrency 1     # smoke run
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,16 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        model = re.search(r"model name\s*:\s*(.*)", text).group(1)
-        flags = set(re.search(r"flags\s*:\s*(.*)", text).group(1).split())
-        wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-        return f"{model} ({', '.join(f for f in wanted if f in flags) or 'no AVX2'})"
-    except (OSError, AttributeError):
-        return platform.processor() or "unknown CPU"
+from neuronkit import bench  # noqa: E402
 
 
 def compile_resnet50(framework: str, out: Path) -> Path:
@@ -70,8 +60,8 @@ def start_server(artifact: Path) -> tuple:
 
 
 async def drive(protocol: str, address: str, image: np.ndarray, spec, concurrency: int, seconds: float,
-                warmup: float) -> tuple:
-    """``concurrency`` callers sending one image each, back to back: (requests/s, latencies in ms)."""
+                warmup: float) -> bench.BenchResult:
+    """``concurrency`` callers sending one image each, back to back, for ``seconds`` after ``warmup``."""
     if protocol == "grpc":
         import tritonclient.grpc.aio as lib
     else:
@@ -94,66 +84,53 @@ async def drive(protocol: str, address: str, image: np.ndarray, spec, concurrenc
         elapsed = time.perf_counter() - begin
     finally:
         await client.close()
-    return len(latencies) / elapsed, latencies
+    return bench.BenchResult(f"served {protocol} c{concurrency}", 1, len(latencies), elapsed, concurrency,
+                             tuple(latencies))
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench.argument_parser(__doc__, seconds=10.0, batches=None)
     parser.add_argument("--framework", default="tf", help="backend whose zoo ResNet50 to compile (tf, torch, mxnet)")
     parser.add_argument("--artifact", type=Path, help="benchmark this artifact instead of compiling one")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per configuration and round")
-    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     args = parser.parse_args(argv)
 
     import neuronkit
-    from neuronkit.bench import measure
-
-    workdir = Path(tempfile.mkdtemp(prefix="neuronkit-serve-bench-"))
-    artifact = args.artifact or compile_resnet50(args.framework, workdir / "resnet50.nk")
-    rng = np.random.default_rng(0)
-    rt = neuronkit.load(artifact)
-    spec = rt.inputs[0]
-    shape = [1 if d is None else d for d in spec.shape]
-    images = {b: rng.standard_normal([b, *shape[1:]]).astype(spec.dtype) for b in (1, 8)}
     from neuronkit.serve.tensors import v2_datatype
 
-    server, rest, grpc_target = start_server(artifact)
-    v2_spec = {"name": spec.name, "datatype": v2_datatype(spec.dtype)}
-    speeds: dict = {}      # configuration -> [img/s per round]
-    latencies: dict = {}   # configuration -> [ms]
-    try:
-        for round_ in range(args.rounds):
-            for batch in (1, 8):
-                result = measure(f"in-process b{batch}", rt, images[batch], batch, args.seconds,
-                                 threads=2 * len(rt.groups))
-                speeds.setdefault(result.name, []).append(result.items_per_s)
-                latencies.setdefault(result.name, []).extend(result.latencies_ms)
-            for protocol, address in (("grpc", grpc_target), ("rest", rest)):
-                for c in args.concurrency:
-                    name = f"served {protocol} c{c}"
-                    rate, lat = asyncio.run(drive(protocol, address, images[1], v2_spec, c, args.seconds, 2.0))
-                    speeds.setdefault(name, []).append(rate)
-                    latencies.setdefault(name, []).extend(lat)
-            print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
-    finally:
-        server.terminate()
-        server.wait(60)
-        rt.close()
+    with tempfile.TemporaryDirectory(prefix="neuronkit-serve-bench-") as workdir:
+        artifact = args.artifact or compile_resnet50(args.framework, Path(workdir, "resnet50.nk"))
+        m = neuronkit.open_artifact(artifact).manifest
+        rng = np.random.default_rng(0)
+        rt = neuronkit.load(artifact)
+        spec = rt.inputs[0]
+        shape = [1 if d is None else d for d in spec.shape]
+        images = {b: rng.standard_normal([b, *shape[1:]]).astype(spec.dtype) for b in (1, 8)}
+        v2_spec = {"name": spec.name, "datatype": v2_datatype(spec.dtype)}
 
-    m = neuronkit.open_artifact(artifact).manifest
-    print(f"\n{m.framework.name} ResNet50 -> {m.target}/{m.engine} {m.precision}; CPU: {cpu_model()}; "
-          f"{args.rounds} rounds of {args.seconds:.0f} s\n")
-    print("| configuration | img/s (median) | min-max | p50 ms | p99 ms | p99/p50 | vs in-process |")
-    print("|---|---|---|---|---|---|---|")
-    for name, rates in speeds.items():
-        batch = 1 if name.endswith(("b1", "c1")) else 8
-        base = statistics.median(speeds[f"in-process b{batch}"])
-        p50, p99 = np.percentile(latencies[name], [50, 99])
-        ratio = f"{statistics.median(rates) / base:.2f}x (b{batch})" if name.startswith("served") else "-"
-        print(f"| {name} | {statistics.median(rates):.1f} | {min(rates):.1f}-{max(rates):.1f} | {p50:.1f} | "
-              f"{p99:.1f} | {p99 / p50:.2f} | {ratio} |")
-    return 0
+        def served(protocol, address, concurrency):
+            return lambda: (lambda seconds: asyncio.run(
+                drive(protocol, address, images[1], v2_spec, concurrency, seconds, 2.0)))
+
+        server, rest, grpc_target = start_server(artifact)
+        threads = 2 * len(rt.groups)
+        configurations = [bench.Configuration(f"in-process (Runtime.predict, {threads} threads)", m.precision,
+                                              "peer", lambda: rt, threads=threads)]
+        for protocol, address in (("grpc", grpc_target), ("rest", rest)):
+            for c in args.concurrency:
+                configurations.append(bench.Configuration(
+                    f"served {protocol} c{c} (1 image per request)", m.precision, "neuronkit",
+                    served(protocol, address, c), batches=(1 if c == 1 else 8,), self_timed=True))
+        model = args.artifact.name if args.artifact else f"{m.framework.name} ResNet50"
+        title = (f"{model} -> {m.target}/{m.engine} {m.precision}, served by neuronkit serve "
+                 f"(batches of up to 8, no delay) and called in process")
+        try:
+            comparison = bench.run(configurations, images, args, title)
+        finally:
+            server.terminate()
+            server.wait(60)
+            rt.close()
+    return 0 if comparison.ok else 1
 
 
 if __name__ == "__main__":

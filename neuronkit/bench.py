@@ -208,9 +208,12 @@ class Comparison:
 
 
 def _describe(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
     # The last line: MXNet and TensorFlow put their traceback first and the reason last.
-    return f"{type(exc).__name__}: {lines[-1].strip()[:200]}" if lines else type(exc).__name__
+    reason = lines[-1] if len(lines[-1]) <= 400 else lines[-1][:399] + "…"
+    return f"{type(exc).__name__}: {reason}"
 
 
 def compare(configurations: Sequence[Configuration], inputs: Mapping[int, object], seconds: float,
@@ -317,7 +320,7 @@ def peer_table(rows: Sequence[Row]) -> tuple[str, list[dict]]:
                 low, high = r.spread
                 ratio = f"{r.items_per_s / peer:.2f}x" if peer else "-"
                 lines.append(f"| {precision} | {batch} | {r.label} | {r.items_per_s:.1f} | {low:.1f}-{high:.1f} | "
-                             f"{r.latency(50):.1f} | {r.latency(99):.1f} | {ratio} |")
+                             f"{r.latency(50):.2f} | {r.latency(99):.2f} | {ratio} |")
             ours = [r.items_per_s for r in at if r.configuration.kind == "neuronkit"]
             if peer and ours:
                 best_peer[batch], best_ours[batch] = peer, max(ours)
@@ -374,7 +377,8 @@ def report(comparison: Comparison, title: str) -> str:
     """The CPU model and how it was measured, the peer-ratio table, then what failed."""
     table_text, _ = peer_table(comparison.rows)
     lines = [title, f"CPU: {cpu_model()}; {_cpu_count()} cores for this process; Python {platform.python_version()}",
-             f"{comparison.rounds} rounds interleaving the configurations, {comparison.seconds:g} s per configuration "
+             f"{comparison.rounds} round{'s' if comparison.rounds != 1 else ''} interleaving the configurations, "
+             f"{comparison.seconds:g} s per configuration "
              f"and batch in each; items/s is the median over the rounds, latencies are over every round's calls",
              "", table_text]
     if comparison.failures:
@@ -410,51 +414,3 @@ def run(configurations: Sequence[Configuration], inputs: Mapping[int, object], a
     if args.json:
         Path(args.json).write_text(json.dumps(comparison.to_dict(title), indent=2))
     return comparison
-
-
-def table(results: Sequence[BenchResult], baseline: str | None = None) -> str:
-    """A plain-text table of results, with each one's throughput as a ratio to ``baseline``'s
-    (the first result by default) at the same batch size."""
-    base = {}
-    for r in results:
-        if (baseline is None and r.batch not in base) or r.name == baseline:
-            base[r.batch] = r.items_per_s
-    rows = [("configuration", "batch", "threads", "items/s", "ratio", "p50 ms", "p99 ms")]
-    for r in results:
-        ratio = r.items_per_s / base[r.batch] if base.get(r.batch) else float("nan")
-        rows.append((r.name, str(r.batch), str(r.threads), f"{r.items_per_s:.1f}", f"{ratio:.2f}x",
-                     f"{r.latency(50):.2f}", f"{r.latency(99):.2f}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def peer_report(rows: Sequence[tuple], batches: Sequence[int]) -> tuple[str, list]:
-    """A markdown table comparing neuronkit with its peers, and a summary per precision.
-
-    :param rows: ``(precision, kind, name, {batch: items/s})`` with ``kind`` ``"neuronkit"`` or ``"peer"``.
-    :return: the table (each row's throughput with its ratio to the best peer at the same precision and
-        batch) and ``[{"precision", "neuronkit_best", "best_peer"}]`` for the precisions both sides ran.
-    """
-    lines = ["| precision | configuration | " + " | ".join(f"b{b} img/s" for b in batches) + " | "
-             + " | ".join(f"b{b} vs best peer" for b in batches) + " |",
-             "|" + "---|" * (2 + 2 * len(batches))]
-    summary = []
-    for precision in dict.fromkeys(r[0] for r in rows):
-        peers = [r for r in rows if r[0] == precision and r[1] == "peer"]
-        ours = [r for r in rows if r[0] == precision and r[1] == "neuronkit"]
-        best_peer = {b: max((r[3][b] for r in peers), default=0.0) for b in batches}
-        for _, _kind, name, speeds in ours + peers:
-            figures = " | ".join(f"{speeds[b]:.1f}" for b in batches)
-            ratios = " | ".join(f"{speeds[b] / best_peer[b]:.2f}x" if best_peer[b] else "-" for b in batches)
-            lines.append(f"| {precision} | {name} | {figures} | {ratios} |")
-        if ours and peers:
-            summary.append({"precision": precision, "best_peer": best_peer,
-                            "neuronkit_best": {b: max(r[3][b] for r in ours) for b in batches}})
-    lines.append("")
-    for s in summary:
-        lines.append(f"{s['precision']}: neuronkit best / best peer = " + ", ".join(
-            f"b{b} {s['neuronkit_best'][b] / s['best_peer'][b]:.2f}x" for b in batches))
-    return "\n".join(lines), summary
