@@ -1,5 +1,7 @@
 """The TensorFlow backend on the cpu target: conformance, engines x precisions, model forms, errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from tf_helpers import conv_model, eager, images
@@ -31,7 +33,7 @@ class TestSavedModelConformance(BackendConformance):
 
 @pytest.mark.parametrize("engine, precision", [("openvino", "fp32"), ("openvino", "bf16"), ("savedmodel", "fp32"),
                                                ("savedmodel", "bf16"), ("xla", "fp32")])
-@pytest.mark.filterwarnings("ignore:this CPU runs the model in f32")  # engines.openvino_model's warning
+@pytest.mark.filterwarnings("ignore:this CPU runs the model in f32")  # the core OpenVINO replica's warning
 def test_compiled_matches_eager(engine, precision, model):
     if engine == "openvino":
         pytest.importorskip("openvino")
@@ -45,7 +47,7 @@ def test_compiled_matches_eager(engine, precision, model):
     assert err < (1e-4 if precision == "fp32" else 2e-2), err
 
 
-@pytest.mark.filterwarnings("ignore:this CPU runs the model in f32")  # engines.openvino_model's warning
+@pytest.mark.filterwarnings("ignore:this CPU runs the model in f32")  # the core OpenVINO replica's warning
 def test_precision_hint_is_explicit_on_openvino(model):
     """fp32 is f32 even where OpenVINO's own default would be bf16; bf16 runs bf16 where the CPU can."""
     ov = pytest.importorskip("openvino")
@@ -57,7 +59,7 @@ def test_precision_hint_is_explicit_on_openvino(model):
         assert f"load: INFERENCE_PRECISION_HINT={'f32' if precision == 'fp32' else 'bf16'}" in art.manifest.flags
         with neuronkit.load(art) as rt:
             outs[precision] = rt(x)
-            effective = rt.replicas[0].effective_precision
+            effective = rt.replicas[0].precision  # the core's OpenVINO replica
         assert ("bf16" in effective) == (precision == "bf16" and bf16_cpu), effective
     want = eager(model, (x,))[0]
     assert relative_error(outs["fp32"], want) < 1e-5
@@ -185,17 +187,17 @@ def test_plugin_module_imports_no_framework():
 
 def test_errors_say_what_to_do(model):
     x = images(2)
-    with pytest.raises(CompileError, match="fp16 is for Neuron targets|Neuron targets"):
+    with pytest.raises(CompileError, match="supports precision fp32, bf16, not 'fp16'"):
         neuronkit.compile(model, "tf", example_inputs=x, precision="fp16")
     with pytest.raises(CompileError, match="engine"):
         neuronkit.compile(model, "tf", example_inputs=x, engine="tensorrt")
-    with pytest.raises(CompileError, match="unknown option"):
+    with pytest.raises(CompileError, match="no compile option 'fast'"):
         neuronkit.compile(model, "tf", example_inputs=x, engine="savedmodel", fast=True)
     with pytest.raises(CompileError, match="float64"):
         neuronkit.compile(model, "tf", example_inputs=x.astype(np.float64), engine="savedmodel")
     with pytest.raises(CompileError, match="pipeline_cores"):
         neuronkit.compile(model, "tf", example_inputs=x, pipeline_cores=2)
-    with pytest.raises(CompileError, match="fp32 only"):
+    with pytest.raises(CompileError, match="engine 'xla' runs fp32.*not bf16; use engine='openvino'"):
         neuronkit.compile(model, "tf", example_inputs=x, engine="xla", precision="bf16")
     with pytest.raises(CompileError, match="example_inputs"):
         neuronkit.compile(tf.Module(), "tf", engine="savedmodel")
@@ -208,3 +210,53 @@ def test_selftest_model_runs():
 
     rows = run_backend("tf", ["cpu"])
     assert [r["status"] for r in rows] == ["ok"], rows
+
+
+def test_options_are_declared(model):
+    """The core checks options against the BackendSpec: a typo names the closest, a Neuron option is refused on cpu."""
+    x = images(1)
+    with pytest.raises(CompileError, match="no compile option 'stirct'; did you mean 'strict'"):
+        neuronkit.compile(model, "tf", example_inputs=x, engine="savedmodel", stirct=True)
+    with pytest.raises(CompileError, match="option 'strict' applies to target inf1, inf2, trn1, not cpu"):
+        neuronkit.compile(model, "tf", example_inputs=x, engine="savedmodel", strict=True)
+    with pytest.raises(CompileError, match="option 'method' applies to target"):
+        neuronkit.compile(model, "tf", example_inputs=x, engine="savedmodel", method="trace")
+    with pytest.raises(CompileError, match="signature_def_key=1 must be str"):
+        neuronkit.compile(model, "tf", example_inputs=x, engine="savedmodel", signature_def_key=1)
+
+
+def test_the_threads_load_option_is_gone(model):
+    """The core group's size is an OpenVINO replica's thread budget; no backend load option sets it."""
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), engine="savedmodel")
+    with pytest.raises(neuronkit.NeuronkitError, match="no load option 'threads'"):
+        neuronkit.load(art, threads=2)
+
+
+#: Artifacts written by the tf backend before the core owned the OpenVINO engine (neuronkit at commit
+#: 2f66875: ``neuronkit.compile(conv_model(), "tf", example_inputs=images(2), engine=E, precision=P).save(...)``),
+#: with the expected output of ``conv_model()`` on ``images(3, seed=7)``. The OpenVINO ones have the old
+#: load keys (format, model, ov_inputs, ov_outputs with OpenVINO's own port names; no precision_hint).
+OLD = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name, engine, precision", [("conv_openvino_fp32", "openvino", "fp32"),
+                                                     ("conv_openvino_bf16", "openvino", "bf16"),
+                                                     ("conv_savedmodel_fp32", "savedmodel", "fp32")])
+@pytest.mark.filterwarnings("ignore:this CPU runs the model in f32")
+def test_artifacts_written_before_the_engines_moved_still_load(name, engine, precision):
+    art = neuronkit.open_artifact(OLD / f"{name}.nk")
+    m = art.manifest
+    assert (m.engine, m.precision) == (engine, precision)
+    if engine == "openvino":
+        pytest.importorskip("openvino")
+        assert m.load["format"] == "openvino" and "precision_hint" not in m.load
+        assert m.load["ov_outputs"] != ["output_0"]  # OpenVINO's port names, not the manifest's
+    x = images(3, seed=7)
+    with neuronkit.load(art, cores=2, group_size=1) as rt:
+        got = rt(x)
+        kinds = {type(r).__module__ for r in rt.replicas}
+        if engine == "openvino":
+            assert rt.replicas[0].precision in ("f32", "bf16")
+    assert kinds == {"neuronkit.engines.openvino" if engine == "openvino" else "neuronkit_tf.backend"}
+    want = np.load(OLD / "conv_want_images3_seed7.npy")
+    assert relative_error(got, want) < (1e-4 if precision == "fp32" else 2e-2)
