@@ -15,10 +15,20 @@ def model():
 
 @pytest.fixture
 def tfn_sim(clean_neuron_env):
-    """The SIMULATED tensorflow-neuron installed as tensorflow_neuron / tensorflow.neuron."""
+    """The SIMULATED tensorflow-neuron 2.x installed as tensorflow_neuron / tensorflow.neuron."""
     from neuronkit.testing.sim import tensorflow_neuron as sim
 
-    sim.install()
+    sim.install("2.x")
+    yield sim
+    sim.uninstall()
+
+
+@pytest.fixture
+def tfn1_sim(clean_neuron_env):
+    """The SIMULATED tensorflow-neuron 1.x (the TF1 ``saved_model.compile``, no ``trace``)."""
+    from neuronkit.testing.sim import tensorflow_neuron as sim
+
+    sim.install("1.x")
     yield sim
     sim.uninstall()
 

@@ -165,7 +165,7 @@ def test_neuronx_trace_infers_positional_keywords_after_its_warning(tnx):
     (trace,) = calls(tnx, "trace")
     assert trace["compiler_args"] == ["--target", "inf2", "--auto-cast", "all"] and trace["flags"]["auto_cast"] == "all"
     assert trace["inferred"] == ("input_output_aliases", "compiler_workdir", "compiler_args")
-    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="multiple values for argument 'compiler_args'"):
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="multiple values for .*'compiler_args'"):
         tnx.trace(net, x, {}, None, ["--target", "inf2"], compiler_args=["--target", "trn1"])
 
 
@@ -180,4 +180,4 @@ def test_neuronx_cc_defaults_follow_the_release_the_simulation_claims(tnx, monke
     before, after, trn2 = (c["flags"] for c in calls(tnx, "trace"))
     assert (before["auto_cast"], before["mixed_precision_accumulation"]) == ("matmult", False)
     assert (after["auto_cast"], after["mixed_precision_accumulation"]) == ("none", False)
-    assert (trn2["lnc"], trn2["distribution_strategy"], trn2["mixed_precision_accumulation"]) == (1, "llm-training", True)
+    assert (trn2["lnc"], trn2["distribution_strategy"]) == (1, "llm-training") and trn2["mixed_precision_accumulation"]

@@ -2,17 +2,32 @@
 
 Each module stands in for one SDK package (``torch_neuron``, ``torch_neuronx``,
 ``tensorflow_neuron``, ``tensorflow_neuronx``, ``mx_neuron``, ``mxnet_contrib_neuron`` for
-``mxnet.contrib.neuron``): it exposes the documented functions
-with the documented signatures and defaults (docs: neuron-sdk-reference.md), rejects arguments the
-real one rejects, records every call with the ``NEURON*`` environment it saw (``module.calls``),
-and returns a model that runs on the host. ``install()`` puts it in ``sys.modules``;
-:func:`installed` does that for the length of a ``with`` block.
+``mxnet.contrib.neuron``): it exposes the documented functions with the documented signatures and
+defaults, rejects arguments the real one rejects, and returns a model that runs on the host.
+Every simulated function names, in its docstring, the document it follows: paths in the
+``aws-neuron/aws-neuron-sdk`` repository (NSDK), in ``aws-neuron/aws-neuron-tensorflow`` (TFSRC),
+or sections of neuron-sdk-reference.md.
+
+Recorded calls, one convention for every module: ``module.calls`` is a list with one dict per call
+to a simulated SDK function, in order, made by :func:`recorder`::
+
+    {"module": "torch_neuron", "function": "trace",   # the SDK module and function as documented
+     "args": (model, example_inputs),                  # positional arguments, as the caller passed them
+     "kwargs": {"compiler_args": [...]},               # keyword arguments, as the caller passed them
+     "env": {"NEURON_CC_FLAGS": "..."},                # the NEURON* variables the call saw
+     ...}                                              # what the simulated SDK made of them (parsed flags...)
+
+A call that raised is recorded too, with ``"error": "Type: message"``. ``module.reset()`` empties
+``module.calls``. ``install()`` puts a module in ``sys.modules``; :func:`installed` does that for
+the length of a ``with`` block.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
+import functools
 import importlib
 import os
 import shlex
@@ -37,6 +52,56 @@ def installed(*names: str):
             module.uninstall()
 
 
+# -- recorded calls
+
+_current_call: contextvars.ContextVar = contextvars.ContextVar("neuronkit_sim_call")
+
+
+def new_record(module: str, function: str, args: tuple, kwargs: dict) -> dict:
+    """One entry of ``module.calls`` (see the module docs)."""
+    return {"module": module, "function": function, "args": tuple(args), "kwargs": dict(kwargs),
+            "env": neuron_env()}
+
+
+def recorder(module: str, calls: list):
+    """The decorator a simulation puts on each SDK function: every call goes into ``calls``.
+
+    ``@record`` names the record after the function; ``@record(name="saved_model.compile")`` gives
+    the name the SDK documents when the Python name differs.
+    """
+    def record(function=None, *, name=None):
+        def decorate(function):
+            @functools.wraps(function)
+            def call(*args, **kwargs):
+                entry = new_record(module, name or function.__name__, args, kwargs)
+                calls.append(entry)
+                token = _current_call.set(entry)
+                try:
+                    return function(*args, **kwargs)
+                except BaseException as exc:
+                    entry["error"] = f"{type(exc).__name__}: {exc}"
+                    raise
+                finally:
+                    _current_call.reset(token)
+            return call
+        return decorate(function) if function is not None else decorate
+    return record
+
+
+def current_call() -> dict:
+    """The record of the simulated SDK call in progress."""
+    return _current_call.get()
+
+
+def note(**details) -> dict:
+    """Add what the simulated SDK made of the call in progress (parsed flags, placement...) to its record."""
+    entry = current_call()
+    entry.update(details)
+    return entry
+
+
+# -- the compilers' command lines
+
 class SimulatedCompilerError(RuntimeError):
     """The simulated neuron-cc / neuronx-cc refused its arguments."""
 
@@ -46,15 +111,31 @@ class _Parser(argparse.ArgumentParser):
         raise SimulatedCompilerError(f"{self.prog}: error: {message}")
 
 
+def split_args(args) -> list:
+    """Compiler arguments given as one string (``compiler_args="-O2"``) or a list of strings."""
+    if args is None:
+        return []
+    return shlex.split(args) if isinstance(args, str) else [str(a) for a in args]
+
+
 FAST_MATH_VALUES = ("all", "none", "fast-relayout", "no-fast-relayout", "fp32-cast-all", "fp32-cast-all-fp16",
                     "fp32-cast-matmult", "fp32-cast-matmult-bf16", "fp32-cast-matmult-fp16")
 FP32_CAST_VALUES = ("all", "matmult", "matmult-fp16", "matmult-bf16", "all-fp16")
-NEURONX_TARGETS = ("inf2", "trn1", "trn1n", "trn2")
 
 
 def check_neuron_cc_args(args) -> argparse.Namespace:
-    """Validate arguments as ``neuron-cc compile`` would (command-line reference, §4.1-4.2)."""
+    """Validate arguments as ``neuron-cc compile`` would.
+
+    Doc: NSDK ``compiler/neuron-cc/command-line-reference.rst`` (neuron-sdk-reference.md §4.1-4.3).
+    The frameworks add ``--framework``, ``--io-config``, ``--output`` and ``--pipeline compile
+    SaveTemps`` themselves (the torch-neuron log in OLD ``getting_started.rst``; TFSRC
+    ``python/graph_util.py`` and ``python/neuron_cc_hlo.py``), and users pass ``--pipeline`` too
+    (NSDK ``archive/helper-tools/tutorial-neuron-gatherinfo.rst``), so those are accepted.
+    """
     parser = _Parser(prog="neuron-cc compile")
+    parser.add_argument("--framework", choices=("TENSORFLOW", "MXNET", "XLA"), default=None)
+    parser.add_argument("--io-config", default=None)
+    parser.add_argument("--pipeline", nargs="+", default=None)
     parser.add_argument("--neuroncore-pipeline-cores", type=int, default=1)
     parser.add_argument("--fast-math", nargs="+", choices=FAST_MATH_VALUES, default=None)
     parser.add_argument("--fp32-cast", choices=FP32_CAST_VALUES, default=None)
@@ -65,7 +146,7 @@ def check_neuron_cc_args(args) -> argparse.Namespace:
     for flag in ("--enable-saturate-infinity", "--enable-fast-loading-neuron-binaries",
                  "--enable-fast-context-switch"):
         parser.add_argument(flag, action="store_true")
-    ns = parser.parse_args(list(args or ()))
+    ns = parser.parse_args(split_args(args))
     if ns.neuroncore_pipeline_cores < 1:
         parser.error("--neuroncore-pipeline-cores must be at least 1")
     values = ns.fast_math or []
@@ -77,21 +158,55 @@ def check_neuron_cc_args(args) -> argparse.Namespace:
     return ns
 
 
-def check_neuronx_cc_args(args) -> argparse.Namespace:
-    """Validate arguments as ``neuronx-cc compile --framework XLA`` would (a string or a list)."""
+#: Neuron SDK release -> what neuronx-cc's CLI reference documents from that release on
+#: (NSDK ``compiler/neuronx-cc/api-reference-guide/index.rst`` and its history):
+NEURONX_CC_TRN2 = (2, 21)         # --target trn2 and --logical-nc-config/-lnc (reference guide, 2.21.0)
+NEURONX_CC_NEW_DEFAULTS = (2, 27)  # --auto-cast none, mixed-precision accumulation on, --disable-... flag
+#                                    (NSDK release-notes/prev/2.27.0/compiler.rst; before: matmult, as the
+#                                    2.20 guide NSDK@72825d50 says)
+NEURONX_CC_INT64 = (2, 32)        # --native-int64, --implicit-integer-downcast (reference guide, 2.32.0)
+
+
+def check_neuronx_cc_args(args, release: tuple = (2, 21)) -> argparse.Namespace:
+    """Validate arguments as ``neuronx-cc compile --framework XLA`` of Neuron SDK ``release`` would.
+
+    Doc: NSDK ``compiler/neuronx-cc/api-reference-guide/index.rst`` (2.32) and, for earlier
+    releases, its history (neuron-sdk-2026.md §3); ``--lnc`` from NSDK
+    ``compiler/error-codes/EARG001.rst``. ``args`` is a string or a list, as torch-neuronx takes it.
+    """
     parser = _Parser(prog="neuronx-cc compile")
-    parser.add_argument("--target", choices=NEURONX_TARGETS, default=None)
+    targets = ("inf2", "trn1", "trn1n") + (("trn2",) if release >= NEURONX_CC_TRN2 else ())
+    new_defaults = release >= NEURONX_CC_NEW_DEFAULTS
+    parser.add_argument("--framework", choices=("XLA",), default=None)
+    parser.add_argument("--target", choices=targets, default=None)
     parser.add_argument("--model-type", choices=("generic", "transformer", "unet-inference"), default="generic")
-    parser.add_argument("--auto-cast", choices=("none", "matmult", "all"), default="none")
+    parser.add_argument("--auto-cast", choices=("none", "matmult", "all"),
+                        default="none" if new_defaults else "matmult")
     parser.add_argument("--auto-cast-type", choices=("bf16", "fp16", "tf32", "fp8_e4m3"), default="bf16")
+    parser.add_argument("--distribution-strategy", choices=("llm-training", "NEMO"), default=None)
     parser.add_argument("--optlevel", "-O", choices=("1", "2", "3"), default="2")
     parser.add_argument("--logfile", default="log-neuron-cc.txt")
     parser.add_argument("--output", default="file.neff")
     parser.add_argument("--verbose", default=None)
-    for flag in ("--enable-mixed-precision-accumulation", "--enable-saturate-infinity",
-                 "--enable-fast-context-switch", "--enable-fast-loading-neuron-binaries"):
+    parser.add_argument("--enable-mixed-precision-accumulation", dest="mixed_precision_accumulation",
+                        action="store_true", default=new_defaults)
+    if new_defaults:
+        parser.add_argument("--disable-mixed-precision-accumulation", dest="mixed_precision_accumulation",
+                            action="store_false")
+    for flag in ("--enable-saturate-infinity", "--enable-fast-context-switch", "--enable-fast-loading-neuron-binaries"):
         parser.add_argument(flag, action="store_true")
-    return parser.parse_args(shlex.split(args) if isinstance(args, str) else list(args or ()))
+    if release >= NEURONX_CC_TRN2:
+        parser.add_argument("--logical-nc-config", "-lnc", "--lnc", dest="lnc", type=int, choices=(1, 2), default=None)
+    if release >= NEURONX_CC_INT64:
+        parser.add_argument("--native-int64", choices=("default", "enabled", "disabled"), default="default")
+        parser.add_argument("--implicit-integer-downcast", default="default")
+    ns = parser.parse_args(split_args(args))
+    if release >= NEURONX_CC_TRN2:
+        if ns.lnc is None:
+            ns.lnc = 2 if ns.target == "trn2" else 1  # "trn2 only; default 2"
+        elif ns.lnc == 2 and ns.target in ("inf2", "trn1", "trn1n"):
+            parser.error(f"[NCC_EARG001] --logical-nc-config 2 is for trn2, not {ns.target}")
+    return ns
 
 
 def visible_core_count() -> int | None:

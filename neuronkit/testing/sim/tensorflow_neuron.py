@@ -2,30 +2,43 @@
 
 This is **not** the AWS Neuron SDK and never touches Inferentia. It exposes the documented
 functions with the documented signatures and defaults (neuron-sdk-reference.md §2), parses
-``NEURON_CC_FLAGS`` as tensorflow-neuron does, validates the neuron-cc flags it would pass on,
-records every call together with the ``NEURON_*`` environment it saw, and produces a model
-that runs on the host: the traced function with its variables frozen into constants (as the
+``NEURON_CC_FLAGS`` as tensorflow-neuron does, validates the neuron-cc command it would run,
+records every call (``calls``, the convention in :mod:`neuronkit.testing.sim`), and produces a
+model that runs on the host: the traced function with its variables frozen into constants (as the
 real compiled model drops the original variables). Operator placement is simulated: an operator
 is "on Neuron" unless its type is in :data:`UNSUPPORTED_OPS`, a ``subgraph_builder_function``
 returns False for it, or (TF1 path) it is named in ``no_fuse_ops``. Numerics are the host's fp32:
 casting flags are validated and recorded, not applied.
 
+Two packages, as the real ``tensorflow_neuron/__init__`` picks by TensorFlow major version (TFSRC
+``api/__init__.py``); :func:`install` chooses one:
+
+- ``"2.x"`` (default): tensorflow-neuron 2.10.1.2.12.2.0, the last one (neuron-sdk-2026.md §1):
+  ``trace``, ``analyze_model``, ``auto_multicore`` and the reduced 2.x
+  ``saved_model.compile(model_dir, new_model_dir, tags=None, model_feed_dict=None)``.
+- ``"1.x"``: tensorflow-neuron 1.15.5.2.8.9.0 (the version in NSDK
+  ``src/examples/tensorflow/tensorflow_resnet50/resnet50.ipynb``): the 1.x
+  ``saved_model.compile(model_dir, new_model_dir, batch_size=1, ...)`` and ``auto_multicore``;
+  no ``trace`` or ``analyze_model``. It runs on the host's TensorFlow 2 all the same.
+
 Use::
 
     from neuronkit.testing.sim import tensorflow_neuron as tfn_sim
     tfn = tfn_sim.install()          # sys.modules["tensorflow_neuron"] and ["tensorflow.neuron"]
-    ...; tfn_sim.calls               # [{"function": "trace", "args": ..., "kwargs": ..., "env": {...}}]
+    ...; tfn_sim.calls               # [{"module": "tensorflow_neuron", "function": "trace", "args": ..., ...}]
     tfn_sim.uninstall()
 
-The simulation is stricter than the SDK in one way: a flag neuron-cc would reject raises
-:class:`SimulatedCompilerError` at once instead of leaving the subgraph on the CPU.
+Where the simulation is stricter than the SDK: a flag neuron-cc would reject raises
+:class:`SimulatedCompilerError` from ``trace`` at once, where the real one leaves the subgraph on
+the CPU. (The 1.x ``saved_model.compile`` does what the real one does: the subgraph stays on the
+CPU unless ``--must-compile`` or ``compiler_recovery=False``.)
 
-The neuron-cc argument checks are shared with the other simulations (``neuronkit.testing.sim``);
 neuronkit/testing/sim/tensorflow_neuronx.py reuses this module's machinery.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -33,14 +46,16 @@ import sys
 import types
 import warnings
 
-from . import SimulatedCompilerError, _Parser, check_neuron_cc_args, neuron_env  # noqa: F401 (re-exported)
+from . import SimulatedCompilerError, _Parser, check_neuron_cc_args, note, recorder  # noqa: F401 (re-exported)
 
 SIMULATED = True
-__version__ = "2.10.1.2.12.2.0+simulated"
+MODULE = "tensorflow_neuron"
 MODULE_NAMES = ("tensorflow_neuron", "tensorflow.neuron")
+VERSIONS = {"1.x": "1.15.5.2.8.9.0+simulated", "2.x": "2.10.1.2.12.2.0+simulated"}
 
-#: every call, in order: {"function", "args", "kwargs", "env", ...parsed flags}
+#: every call, in order (the convention in neuronkit.testing.sim)
 calls: list = []
+_recorded = recorder(MODULE, calls)
 #: operator types the simulated compiler leaves on the CPU (illustrative, not neuron-cc's real list)
 UNSUPPORTED_OPS = {"PrintV2", "StringFormat", "Unique", "Where", "RandomUniform", "NonMaxSuppressionV5", "Bincount"}
 #: ops tensorflow-neuron leaves out of the on-Neuron ratio
@@ -52,19 +67,27 @@ INFERENCE_GRAPH_ARGS = (
     "minimum_segment_size", "grappler", "max_num_compilers", "compiler_args", "compiler_workdir",
     "compiler_timeout", "compiler_recovery", "compiler_verbose", "amp_pass",
 )
-EXTRACT_WEIGHTS = ("inf1.xlarge", "inf1.2xlarge", "inf1.6xlarge", "inf1.24xlarge")
+#: --extract-weights choices (TFSRC python/utils.py): one parser for tensorflow-neuron and -neuronx;
+#: each then asserts its own instance family (TFSRC python/_trace.py)
+EXTRACT_WEIGHTS = ("inf1.xlarge", "inf1.2xlarge", "inf1.6xlarge", "inf1.24xlarge", "trn1.2xlarge", "trn1.32xlarge",
+                   "inf2.xlarge", "inf2.8xlarge", "inf2.24xlarge", "inf2.48xlarge")
+VERBOSE = ("debug", "info", "warning", "error", "critical", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 log = logging.getLogger("tensorflow")
 
 
-def install(saved_model_api: str = "v1"):
-    """Put this simulation where ``import tensorflow_neuron`` / ``import tensorflow.neuron`` finds it.
-
-    :param saved_model_api: ``"v1"``: ``saved_model.compile`` with the tensorflow-neuron 1.x signature
-        (the documented one); ``"v2"``: the reduced tensorflow-neuron 2.x ``compile(model_dir,
-        new_model_dir, tags=None, model_feed_dict=None)``.
-    """
-    module = sys.modules[__name__]
-    module.saved_model = _SAVED_MODEL[saved_model_api]
+def install(api: str = "2.x"):
+    """Put a tensorflow-neuron ``api`` ("2.x" or "1.x", see the module docs) where ``import
+    tensorflow_neuron`` / ``import tensorflow.neuron`` finds it; returns that module."""
+    if api not in VERSIONS:
+        raise ValueError(f"api={api!r}: the simulated tensorflow-neuron is '1.x' or '2.x'")
+    module = types.ModuleType(MODULE, f"SIMULATED tensorflow-neuron {api} (neuronkit.testing.sim.tensorflow_neuron)")
+    module.SIMULATED = True
+    module.__version__ = VERSIONS[api]
+    module.calls = calls
+    module.saved_model = _SAVED_MODEL[api]
+    module.auto_multicore = auto_multicore
+    if api == "2.x":
+        module.trace, module.analyze_model = trace, analyze_model
     for name in MODULE_NAMES:
         sys.modules[name] = module
     return module
@@ -72,7 +95,7 @@ def install(saved_model_api: str = "v1"):
 
 def uninstall() -> None:
     for name in MODULE_NAMES:
-        if sys.modules.get(name) is sys.modules[__name__]:
+        if getattr(sys.modules.get(name), "calls", None) is calls:
             del sys.modules[name]
     reset()
 
@@ -81,32 +104,66 @@ def reset() -> None:
     calls.clear()
 
 
-def record(function: str, args: tuple, kwargs: dict, **extra) -> dict:
-    entry = {"function": function, "args": args, "kwargs": dict(kwargs), "env": neuron_env(), **extra}
-    calls.append(entry)
-    return entry
-
-
 # -- NEURON_CC_FLAGS and neuron-cc arguments
 
-def parse_neuron_cc_flags(args=None, tf1: bool = False):
-    """tensorflow-neuron's split of NEURON_CC_FLAGS into its own flags and neuron-cc's."""
+def parse_neuron_cc_flags(args=None):
+    """tensorflow-neuron 2.x's split of NEURON_CC_FLAGS into its own flags and the compiler's.
+
+    Doc: TFSRC ``python/utils.py`` ``parse_neuron_cc_flags``; the special flags ``--workdir``,
+    ``--dynamic-batch-size``, ``--extract-weights`` in NSDK
+    ``archive/tensorflow/tensorflow-neuron/api-tracing-python-api.rst`` ("Special Flags"), which
+    also says ``--extract-weights`` does not work with ``--neuroncore-pipeline-cores`` or
+    ``--dynamic-batch-size`` (refused here).
+    """
     if args is None:
         args = shlex.split(os.environ.get("NEURON_CC_FLAGS", ""))
     parser = _Parser(prog="NEURON_CC_FLAGS")
     parser.add_argument("--workdir", dest="dump_prefix", default=None)
-    parser.add_argument("--verbose", default=None)
+    parser.add_argument("--verbose", choices=VERBOSE, default=None)
     parser.add_argument("--dynamic-batch-size", action="store_true")
     parser.add_argument("--fp32-cast", default="matmult-fp16")
     parser.add_argument("--neuroncore-pipeline-cores", default=None)
     parser.add_argument("--extract-weights", default=None, choices=EXTRACT_WEIGHTS)
-    if tf1:
-        parser.add_argument("--must-compile", action="store_true")
     tfn_args, compiler_args = parser.parse_known_args(args)
     if tfn_args.extract_weights and (tfn_args.dynamic_batch_size or tfn_args.neuroncore_pipeline_cores):
         raise SimulatedCompilerError("--extract-weights cannot be combined with --dynamic-batch-size or "
                                      "--neuroncore-pipeline-cores")
     return tfn_args, compiler_args
+
+
+def parse_tf1_neuron_cc_flags():
+    """tensorflow-neuron 1.x's split of NEURON_CC_FLAGS: it keeps ``--must-compile``, ``--workdir``
+    and ``--verbose`` (an int) and appends everything else to ``compiler_args`` for neuron-cc.
+
+    Doc: TFSRC ``python/graph_util.py`` ``inference_graph_from_session``; reference §2.1.
+    """
+    parser = _Parser(prog="NEURON_CC_FLAGS")
+    parser.add_argument("--must-compile", action="store_true")
+    parser.add_argument("--workdir", dest="dump_prefix", default=None)
+    parser.add_argument("--verbose", type=int, default=None)
+    return parser.parse_known_args(shlex.split(os.environ.get("NEURON_CC_FLAGS", "")))
+
+
+def check_extract_weights(tfn_args, families, package):
+    """tensorflow-neuron(x) compiles extracted weights only for its own instance families (TFSRC ``_trace.py``)."""
+    instance = tfn_args.extract_weights
+    if instance and not instance.startswith(families):
+        raise AssertionError(f"It appears you are attempting compile for an {instance} instance while using "
+                             f"{package}")
+
+
+def hlo_neuron_cc_command(tfn_args) -> list:
+    """The neuron-cc command tensorflow-neuron 2.x runs for each subgraph, before the user's flags.
+
+    Doc: TFSRC ``python/neuron_cc_hlo.py`` ``hlo_opt_to_neff_bytes``: ``--fast-math=none`` and the
+    parsed ``--fp32-cast`` (default ``matmult-fp16``) come first, so a user's ``--fast-math``
+    alone does not change the cast (an explicit ``--fp32-cast`` overrides it: reference §4.2).
+    """
+    command = ["--framework", "XLA", f"--verbose={tfn_args.verbose or 35}", "--pipeline", "compile", "SaveTemps",
+               "--output", "hlo_module.neff", "--fast-math=none", f"--fp32-cast={tfn_args.fp32_cast}"]
+    if tfn_args.neuroncore_pipeline_cores is None:
+        return command + ["--enable-fast-context-switch"]
+    return command + [f"--neuroncore-pipeline-cores={tfn_args.neuroncore_pipeline_cores}"]
 
 
 # -- operator placement
@@ -214,27 +271,33 @@ def build_model(func, example_inputs, builder, dynamic, info):
 
 # -- the documented API
 
+@_recorded
 def trace(func, example_inputs, subgraph_builder_function=None):
-    """tfn.trace: compile ``func`` for Inferentia (SIMULATED). Flags come only from NEURON_CC_FLAGS."""
-    entry = record("trace", (func, example_inputs), {"subgraph_builder_function": subgraph_builder_function})
+    """``tfn.trace`` (2.x): compile ``func`` for Inferentia (SIMULATED). Flags come only from NEURON_CC_FLAGS.
+
+    Doc: NSDK ``archive/tensorflow/tensorflow-neuron/api-tracing-python-api.rst``; TFSRC
+    ``python/_trace.py`` (reference §2.2).
+    """
     tfn_args, compiler_args = parse_neuron_cc_flags()
-    cc = check_neuron_cc_args(compiler_args + ["--fp32-cast", tfn_args.fp32_cast]
-                              + (["--neuroncore-pipeline-cores", tfn_args.neuroncore_pipeline_cores]
-                                 if tfn_args.neuroncore_pipeline_cores else []))
-    entry.update(tfn_args=vars(tfn_args), compiler_args=compiler_args, neuron_cc=vars(cc))
+    check_extract_weights(tfn_args, "inf1", "tensorflow_neuron")
+    cc = check_neuron_cc_args(hlo_neuron_cc_command(tfn_args) + compiler_args)
+    entry = note(tfn_args=vars(tfn_args), compiler_args=compiler_args, neuron_cc=vars(cc))
     _write_workdir(tfn_args.dump_prefix, entry)
     model = build_model(func, example_inputs, subgraph_builder_function, tfn_args.dynamic_batch_size,
                         {"pipeline_cores": cc.neuroncore_pipeline_cores, "fp32_cast": cc.fp32_cast,
                          "fast_math": cc.fast_math, "dynamic_batch_size": tfn_args.dynamic_batch_size})
-    entry["on_neuron_ratio"] = model.on_neuron_ratio
+    note(on_neuron_ratio=model.on_neuron_ratio)
     return model
 
 
+@_recorded
 def analyze_model(func, example_inputs):
-    """tfn.analyze_model: operator support of ``func`` (SIMULATED support list)."""
+    """``tfn.analyze_model`` (2.x): operator support of ``func`` (SIMULATED support list).
+
+    Doc: NSDK ``archive/tensorflow/tensorflow-neuron/api-tfn-analyze-model-api.rst`` (reference §2.3).
+    """
     import tensorflow as tf
 
-    record("analyze_model", (func, example_inputs), {})
     flat = tf.nest.flatten(example_inputs)
 
     def call(*args):
@@ -256,9 +319,13 @@ def analyze_model(func, example_inputs):
             "unsupported_operators": unsupported, "operators": operators, "operator_count": counts}
 
 
+@_recorded
 def auto_multicore(model, example_inputs, num_cores=1):
-    """tfn.auto_multicore (beta): replicate a traced model over ``num_cores`` (recorded; SIMULATED)."""
-    record("auto_multicore", (model, example_inputs), {"num_cores": num_cores})
+    """``tfn.auto_multicore`` (beta): replicate a traced model over ``num_cores`` (recorded; SIMULATED).
+
+    Doc: NSDK ``archive/tensorflow/tensorflow-neuron/api-auto-replication-api.rst``; TFSRC
+    ``python/multicore.py`` (reference §2.4).
+    """
     if not isinstance(model, aws_neuron_model_class()):
         raise ValueError("Invalid model is not AwsNeuronModel")
     model.neuron_info["num_cores"] = int(num_cores)
@@ -320,28 +387,43 @@ def _shape(dims, dtype):
     return shape
 
 
+@_recorded(name="saved_model.compile")
 def _compile_v1(model_dir, new_model_dir, batch_size=1, model_shape_feed_dict=None, model_feed_dict=None, tags=None,
                 signature_def_key=None, strip_default_attrs=False, config_proto=None, constant_size_to_exclude=1024,
                 convert_constants_to_variables=False, compiler_workdir=None, **kwargs):
-    """tfn.saved_model.compile (tensorflow-neuron 1.x signature; SIMULATED). Returns {'OnNeuronRatio': r}."""
+    """``tfn.saved_model.compile`` (1.x; SIMULATED). Returns ``{'OnNeuronRatio': r}``.
+
+    Doc: TFSRC ``python/saved_model.py`` (the signature) and ``python/graph_util.py``
+    (``**kwargs`` go to ``inference_graph_from_session``; NEURON_CC_FLAGS); NSDK
+    ``archive/tensorflow/tensorflow-neuron/api-compilation-python-api.rst`` (reference §2.1). neuron-cc
+    runs as TFSRC ``graph_util.py`` calls it: ``--framework TENSORFLOW --pipeline compile SaveTemps
+    --output ... --io-config ...`` then ``compiler_args``. When it fails, the subgraph stays on the
+    CPU (``compiler_recovery=True``), unless ``--must-compile`` or ``compiler_recovery=False``.
+    """
     import tensorflow as tf
 
-    entry = record("saved_model.compile", (model_dir, new_model_dir), {
-        "batch_size": batch_size, "model_shape_feed_dict": model_shape_feed_dict, "model_feed_dict": model_feed_dict,
-        "tags": tags, "signature_def_key": signature_def_key, "compiler_workdir": compiler_workdir, **kwargs})
     for key in kwargs:
         if key not in INFERENCE_GRAPH_ARGS:
             raise TypeError(f"inference_graph_from_session() got an unexpected keyword argument '{key}'")
     if os.path.exists(new_model_dir):
         raise AssertionError("Export directory already exists, and isn't empty. Please choose a different export "
                              f"directory, or delete all the contents of the specified directory: {new_model_dir}")
-    tfn_args, env_args = parse_neuron_cc_flags(tf1=True)
+    tfn_args, env_args = parse_tf1_neuron_cc_flags()
     compiler_args = list(kwargs.get("compiler_args") or []) + env_args
-    if tfn_args.fp32_cast and "--fp32-cast" not in compiler_args:
-        pass  # the TF1 path passes compiler_args through as given
-    cc = check_neuron_cc_args(compiler_args)
-    entry.update(tfn_args=vars(tfn_args), compiler_args=compiler_args, neuron_cc=vars(cc))
-    _write_workdir(compiler_workdir or tfn_args.dump_prefix, entry)
+    verbose = tfn_args.verbose if tfn_args.verbose is not None else kwargs.get("compiler_verbose")
+    command = ["--framework", "TENSORFLOW", "--pipeline", "compile", "SaveTemps", "--output", "graph_def.neff",
+               "--io-config", json.dumps({"inputs": {}, "outputs": []})] + compiler_args
+    recovery = kwargs.get("compiler_recovery", True) and not tfn_args.must_compile
+    try:
+        cc, failed = check_neuron_cc_args(command + (["--verbose", str(verbose)] if verbose is not None else [])), None
+    except SimulatedCompilerError as exc:
+        if not recovery:
+            raise
+        cc, failed = None, str(exc)
+        log.warning("neuron-cc failed (SIMULATED): %s; the subgraph stays on the CPU", exc)
+    entry = note(tfn_args=vars(tfn_args), compiler_args=compiler_args, neuron_cc=vars(cc) if cc else None,
+                 neuron_cc_error=failed)
+    _write_workdir(tfn_args.dump_prefix or compiler_workdir, entry)
     if isinstance(tags, str):
         tags = tags.split(",")
     loaded = tf.saved_model.load(str(model_dir), tags=tags)
@@ -359,25 +441,29 @@ def _compile_v1(model_dir, new_model_dir, batch_size=1, model_shape_feed_dict=No
                 raise ValueError(f"cannot infer the shape of input {name!r}; give model_feed_dict or "
                                  f"model_shape_feed_dict")
         shapes[name] = _shape(dims, spec.dtype)
-    dynamic = bool(kwargs.get("dynamic_batch_size", False) or tfn_args.dynamic_batch_size)
+    dynamic = bool(kwargs.get("dynamic_batch_size", False))
     ratio, unsupported = _save_signature_model(
         sig, key, shapes, dynamic, {"cpu_names": set(kwargs.get("no_fuse_ops") or ()),
                                     "neuron_names": set(kwargs.get("force_fuse_ops") or ())},
-        new_model_dir, {"simulated": True, "pipeline_cores": cc.neuroncore_pipeline_cores})
-    if tfn_args.must_compile and unsupported:
-        raise SimulatedCompilerError(f"--must-compile: operators {unsupported} could not be compiled for Neuron")
-    entry.update(on_neuron_ratio=ratio, dynamic_batch_size=dynamic)
+        new_model_dir, {"simulated": True, "pipeline_cores": cc.neuroncore_pipeline_cores if cc else 1})
+    if failed:
+        ratio = 0.0
+    note(on_neuron_ratio=ratio, dynamic_batch_size=dynamic, unsupported=unsupported)
     log.info("Number of operations placed on Neuron runtime (SIMULATED): %.1f%%", 100 * ratio)
     return {"OnNeuronRatio": ratio}
 
 
+@_recorded(name="saved_model.compile")
 def _compile_v2(model_dir, new_model_dir, tags=None, model_feed_dict=None):
-    """tfn.saved_model.compile in tensorflow-neuron 2.x (SIMULATED): traces the serving signature."""
+    """``tfn.saved_model.compile`` in tensorflow-neuron 2.x (SIMULATED): traces the serving signature.
+
+    Doc: TFSRC ``python/saved_model_v2.py`` (reference §2.2): warns, calls ``trace`` (so flags come
+    from NEURON_CC_FLAGS), returns ``{'OnNeuronRatio': r}``.
+    """
     import tensorflow as tf
 
     warnings.warn("tfn.saved_model.compile is not recommended in tensorflow-neuron 2.x; please use tfn.trace",
-                  stacklevel=2)
-    record("saved_model.compile", (model_dir, new_model_dir), {"tags": tags, "model_feed_dict": model_feed_dict})
+                  stacklevel=3)
     if os.path.exists(new_model_dir):
         raise AssertionError(f"Export directory already exists, and isn't empty: {new_model_dir}")
     loaded = tf.saved_model.load(str(model_dir), tags=tags)
@@ -395,11 +481,10 @@ def _compile_v2(model_dir, new_model_dir, tags=None, model_feed_dict=None):
 
 
 _SAVED_MODEL = {
-    "v1": types.ModuleType("tensorflow_neuron.saved_model", "SIMULATED tfn.saved_model (1.x API)"),
-    "v2": types.ModuleType("tensorflow_neuron.saved_model", "SIMULATED tfn.saved_model (2.x API)"),
+    "1.x": types.ModuleType("tensorflow_neuron.saved_model", "SIMULATED tfn.saved_model (1.x API)"),
+    "2.x": types.ModuleType("tensorflow_neuron.saved_model", "SIMULATED tfn.saved_model (2.x API)"),
 }
-_SAVED_MODEL["v1"].compile = _compile_v1
-_SAVED_MODEL["v2"].compile = _compile_v2
+_SAVED_MODEL["1.x"].compile = _compile_v1
+_SAVED_MODEL["2.x"].compile = _compile_v2
 for _m in _SAVED_MODEL.values():
     _m.SIMULATED = True
-saved_model = _SAVED_MODEL["v1"]

@@ -2,25 +2,31 @@
 
 **Not** the AWS Neuron SDK; nothing runs on Inferentia2 or Trainium. ``trace(func, example_inputs,
 subgraph_builder_function=None)`` has the same contract as tensorflow-neuron's ``tfn.trace``
-(neuron-sdk-reference.md §7.2): compiler flags come only from ``NEURON_CC_FLAGS``, are validated
-as ``neuronx-cc compile`` would (§7.3), and the call is recorded with the ``NEURON_*`` environment.
-The returned model runs the frozen traced graph on the host and carries ``.on_neuron_ratio``.
-It reuses the machinery of :mod:`neuronkit.testing.sim.tensorflow_neuron` (and shares its
-``calls`` list, so one test sees every simulated Neuron call in order).
+(neuron-sdk-reference.md §7.2): compiler flags come only from ``NEURON_CC_FLAGS``; the special
+flags ``--workdir``, ``--dynamic-batch-size`` and ``--extract-weights`` are the package's own, the
+rest is validated as the ``neuronx-cc compile`` of :data:`SDK_RELEASE` would. The returned model
+runs the frozen traced graph on the host and carries ``.on_neuron_ratio``. Calls are recorded in
+this module's :data:`calls` (the convention in :mod:`neuronkit.testing.sim`). It reuses the
+machinery of :mod:`neuronkit.testing.sim.tensorflow_neuron`.
 """
 
 from __future__ import annotations
 
-import shlex
 import sys
 
-from . import _Parser, check_neuronx_cc_args
+from . import check_neuronx_cc_args, note, recorder
 from . import tensorflow_neuron as _tfn
-from .tensorflow_neuron import SimulatedCompilerError, build_model, calls, record  # noqa: F401
+from .tensorflow_neuron import SimulatedCompilerError, build_model  # noqa: F401
 
 SIMULATED = True
-__version__ = "2.10.0.2.0.0+simulated"
+#: the Neuron SDK release this simulates, which decides neuronx-cc's defaults (NSDK
+#: src/helperscripts/n2-manifest.json: tensorflow-neuronx 2.10.1.2.1.0 shipped from 2.21 to 2.28)
+SDK_RELEASE = (2, 21)
+__version__ = "2.10.1.2.1.0+simulated"
+MODULE = "tensorflow_neuronx"
 MODULE_NAMES = ("tensorflow_neuronx",)
+calls: list = []
+_recorded = recorder(MODULE, calls)
 
 
 def install():
@@ -34,26 +40,32 @@ def uninstall() -> None:
     for name in MODULE_NAMES:
         if sys.modules.get(name) is sys.modules[__name__]:
             del sys.modules[name]
-    _tfn.reset()
+    reset()
 
 
-def parse_neuron_cc_flags():
-    import os
-
-    parser = _Parser(prog="NEURON_CC_FLAGS")
-    parser.add_argument("--workdir", dest="dump_prefix", default=None)
-    tfnx_args, compiler_args = parser.parse_known_args(shlex.split(os.environ.get("NEURON_CC_FLAGS", "")))
-    return tfnx_args, compiler_args
+def reset() -> None:
+    calls.clear()
 
 
+@_recorded
 def trace(func, example_inputs, subgraph_builder_function=None):
-    """tensorflow_neuronx.trace: compile ``func`` for NeuronCore-v2 (SIMULATED)."""
-    entry = record("neuronx.trace", (func, example_inputs), {"subgraph_builder_function": subgraph_builder_function})
-    tfnx_args, compiler_args = parse_neuron_cc_flags()
-    cc = check_neuronx_cc_args(compiler_args)
-    entry.update(tfn_args=vars(tfnx_args), compiler_args=compiler_args, neuronx_cc=vars(cc))
+    """``tensorflow_neuronx.trace``: compile ``func`` for NeuronCore-v2 (SIMULATED).
+
+    Doc: NSDK ``archive/tensorflow/tensorflow-neuronx/tfneuronx-python-tracing-api.rst``, including
+    its "Special Flags" (``--workdir``, ``--dynamic-batch-size``, ``--extract-weights`` for trn1 and
+    inf2 instance types). NEURON_CC_FLAGS is split by the parser tensorflow-neuron shares (TFSRC
+    ``python/utils.py``); neuronx-cc has no ``--neuroncore-pipeline-cores``.
+    """
+    tfnx_args, compiler_args = _tfn.parse_neuron_cc_flags()
+    _tfn.check_extract_weights(tfnx_args, ("trn1", "inf2"), "tensorflow_neuronx")
+    if tfnx_args.neuroncore_pipeline_cores is not None:
+        raise SimulatedCompilerError("neuronx-cc compile: error: unrecognized arguments: --neuroncore-pipeline-cores")
+    cc = check_neuronx_cc_args(["--framework", "XLA", *compiler_args], SDK_RELEASE)
+    entry = note(tfn_args=vars(tfnx_args), compiler_args=compiler_args, neuronx_cc=vars(cc))
     _tfn._write_workdir(tfnx_args.dump_prefix, entry)
-    model = build_model(func, example_inputs, subgraph_builder_function, False,
-                        {"target": cc.target, "auto_cast": cc.auto_cast, "auto_cast_type": cc.auto_cast_type})
-    entry["on_neuron_ratio"] = model.on_neuron_ratio
+    model = build_model(func, example_inputs, subgraph_builder_function, tfnx_args.dynamic_batch_size,
+                        {"target": cc.target, "auto_cast": cc.auto_cast, "auto_cast_type": cc.auto_cast_type,
+                         "dynamic_batch_size": tfnx_args.dynamic_batch_size,
+                         "extract_weights": tfnx_args.extract_weights})
+    note(on_neuron_ratio=model.on_neuron_ratio)
     return model

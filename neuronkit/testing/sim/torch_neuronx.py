@@ -3,8 +3,9 @@
 Documented API (neuron-sdk-reference.md §7.1): ``trace(func, example_inputs, *_, input_output_aliases={},
 compiler_workdir=None, compiler_args=None, partitioner_config=None, inline_weights_to_neff=True,
 cpu_backend=False)``, ``dynamic_batch(neuron_script)``, ``DataParallel(model, device_ids=None, dim=0,
-set_dynamic_batching=True)``. Compiled models are host TorchScript traces; flags are validated
-and recorded, not applied.
+set_dynamic_batching=True)``. Compiled models are host TorchScript traces; flags are validated as
+the neuronx-cc of :data:`SDK_RELEASE` would, and recorded, not applied. Calls are recorded in
+:data:`calls` (the convention in :mod:`neuronkit.testing.sim`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ from __future__ import annotations
 import sys
 import warnings
 
-from . import check_neuronx_cc_args, neuron_env, visible_core_count
+from . import check_neuronx_cc_args, current_call, new_record, note, recorder, visible_core_count
 
 SIMULATED = True
-__version__ = "2.1.2.2.20.0+simulated"
+#: the Neuron SDK release this simulates: its torch-neuronx, and the neuronx-cc defaults of that
+#: release (NSDK src/helperscripts/n2-manifest.json: 2.21.0 ships torch-neuronx 2.5.1.2.4.0, the
+#: first with ``cpu_backend``)
+SDK_RELEASE = (2, 21)
+__version__ = "2.5.1.2.4.0+simulated"
+MODULE = "torch_neuronx"
 calls: list = []
+_recorded = recorder(MODULE, calls)
+#: trace()'s keyword parameters in signature order: where positionally passed ones are put
+TRACE_KEYWORDS = ("input_output_aliases", "compiler_workdir", "compiler_args", "partitioner_config",
+                  "inline_weights_to_neff", "cpu_backend")
 
 
 def install():
@@ -33,30 +43,55 @@ def reset() -> None:
 
 
 def _record(function: str, **details) -> dict:
-    entry = {"function": function, "env": neuron_env(), **details}
+    """A record for a call the decorator does not see (``DataParallel`` and its methods): the
+    details are its arguments."""
+    entry = {**new_record(MODULE, function, (), details), **details}
     calls.append(entry)
     return entry
 
 
+@_recorded
 def trace(func, example_inputs, *_, input_output_aliases={}, compiler_workdir=None, compiler_args=None,  # noqa: B006
           partitioner_config=None, inline_weights_to_neff=True, cpu_backend=False):
+    """``torch_neuronx.trace`` (SIMULATED): a host TorchScript trace, ``compiler_args`` checked as neuronx-cc would.
+
+    Doc: NSDK ``frameworks/torch/torch-neuronx/api-reference-guide/inference/api-torch-neuronx-trace.rst``:
+    the signature above; ``cpu_backend=True`` needs ``--target`` in ``compiler_args``; "Using args for
+    kwargs is no longer supported starting from release 2.15.0 ... a warning will be raised, but
+    torch_neuronx.trace() will attempt to infer the keyword arguments". How it infers them is not
+    documented: this simulation warns and binds them to the keyword parameters in signature order
+    (:data:`TRACE_KEYWORDS`), as Python would without the ``*_``.
+    """
     import torch
 
+    given = {"input_output_aliases": input_output_aliases, "compiler_workdir": compiler_workdir,
+             "compiler_args": compiler_args, "partitioner_config": partitioner_config,
+             "inline_weights_to_neff": inline_weights_to_neff, "cpu_backend": cpu_backend}
     if _:
-        warnings.warn("passing trace() keyword arguments positionally is deprecated since torch-neuronx 2.15.0",
-                      DeprecationWarning, stacklevel=2)
-    flags = check_neuronx_cc_args(compiler_args)
-    if cpu_backend and flags.target is None:
+        warnings.warn("passing trace() keyword arguments positionally is deprecated since torch-neuronx 2.15.0; "
+                      f"inferred as {', '.join(TRACE_KEYWORDS[:len(_)])}", DeprecationWarning, stacklevel=3)
+        if len(_) > len(TRACE_KEYWORDS):
+            raise TypeError(f"trace() takes at most {2 + len(TRACE_KEYWORDS)} arguments ({2 + len(_)} given)")
+        for key, value in zip(TRACE_KEYWORDS, _):
+            if key in current_call()["kwargs"]:
+                raise TypeError(f"trace() got multiple values for argument '{key}'")
+            given[key] = value
+    flags = check_neuronx_cc_args(given["compiler_args"], SDK_RELEASE)
+    if given["cpu_backend"] and flags.target is None:
         raise ValueError("cpu_backend=True needs --target in compiler_args")
     examples = (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)
     traced = torch.jit.trace(func, examples)
-    _record("trace", flags=vars(flags), compiler_args=compiler_args, compiler_workdir=compiler_workdir,
-            inline_weights_to_neff=inline_weights_to_neff, batch=int(examples[0].shape[0]))
+    note(flags=vars(flags), inferred=TRACE_KEYWORDS[:len(_)], batch=int(examples[0].shape[0]), **given)
     return traced
 
 
+@_recorded
 def dynamic_batch(neuron_script):
-    _record("dynamic_batch")
+    """``torch_neuronx.dynamic_batch(neuron_script)`` (SIMULATED: recorded; the host trace takes any batch).
+
+    Doc: NSDK ``frameworks/torch/torch-neuronx/api-reference-guide/inference/api-torch-neuronx-trace.rst``
+    (reference §7.1).
+    """
     return neuron_script
 
 
