@@ -38,7 +38,7 @@ def test_inf1_trace_passes_precision_through_neuron_cc_flags(tfn_sim, model, pre
     func, example = call["args"]
     assert func is model                                   # tfn.trace(model, example_inputs)
     assert isinstance(example, tf.Tensor) and example.shape == (2, 8, 8, 3)
-    assert call["kwargs"] == {"subgraph_builder_function": None}
+    assert call["kwargs"] == {}                            # nothing else: no subgraph_builder_function given
     assert call["env"]["NEURON_CC_FLAGS"] == flags         # flags go only through the environment
     assert "NEURON_CC_FLAGS" not in os.environ             # and are restored afterwards
     m = art.manifest
@@ -72,11 +72,11 @@ def test_inf1_extra_compiler_args_are_validated_like_neuron_cc(tfn_sim, model):
         neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", compiler_args=["--no-such-flag"])
 
 
-def test_inf1_saved_model_compile_tf1_style(tfn_sim, model, fake_neuron_host):
+def test_inf1_saved_model_compile_tf1_style(tfn1_sim, model, fake_neuron_host):
     x = images(2)
     art = neuronkit.compile(model, "tf", example_inputs=x, target="inf1", method="saved_model", precision="fp16",
                             dynamic_batch=True, no_fuse_ops=["nothing"], strict=True)
-    (call,) = [c for c in tfn_sim.calls if c["function"] == "saved_model.compile"]
+    (call,) = [c for c in tfn1_sim.calls if c["function"] == "saved_model.compile"]
     model_dir, new_model_dir = call["args"]
     assert os.path.basename(new_model_dir) == "saved_model" and not model_dir.startswith(os.path.dirname(new_model_dir))
     kw = call["kwargs"]
@@ -85,6 +85,8 @@ def test_inf1_saved_model_compile_tf1_style(tfn_sim, model, fake_neuron_host):
     assert kw["compiler_args"] == ["--fast-math", "fp32-cast-all-fp16", "--fp32-cast", "all-fp16"]
     assert kw["dynamic_batch_size"] is True and kw["no_fuse_ops"] == ["nothing"]
     assert call["env"]["NEURON_CC_FLAGS"] == "--must-compile"  # strict: failures raise, no silent CPU fallback
+    assert call["tfn_args"]["must_compile"] and call["neuron_cc"]["fp32_cast"] == "all-fp16"
+    assert art.manifest.compiler.version.startswith("1.15.5")  # the TF1 API is tensorflow-neuron 1.x's
     m = art.manifest
     assert m.report.on_target_ratio == 1.0 and any("OnNeuronRatio=1.0000" in n for n in m.report.notes)
     assert m.load["method"] == "saved_model" and m.dynamic_batch and m.batch_size == 2
@@ -95,33 +97,27 @@ def test_inf1_saved_model_compile_tf1_style(tfn_sim, model, fake_neuron_host):
         assert relative_error(rt(big), eager(model, (big,))[0]) < 1e-4
 
 
-def test_inf1_saved_model_compile_of_a_saved_model_directory(tfn_sim, model, tmp_path):
+def test_inf1_saved_model_compile_of_a_saved_model_directory(tfn1_sim, model, tmp_path):
     """The seed walkthrough's one line: compile(model_dir, compiled_model_dir)."""
     sm = tmp_path / "resnet_like"
     neuronkit.compile(model, "tf", example_inputs=images(1), engine="savedmodel").save(tmp_path / "a", directory=True)
     os.rename(tmp_path / "a" / "saved_model", sm)
     art = neuronkit.compile(str(sm), "tf", target="inf1", method="saved_model", batch_size=4)
-    (call,) = [c for c in tfn_sim.calls if c["function"] == "saved_model.compile"]
+    (call,) = [c for c in tfn1_sim.calls if c["function"] == "saved_model.compile"]
     assert call["args"][0] == str(sm) and call["kwargs"]["batch_size"] == 4
     assert call["kwargs"]["model_feed_dict"]["image"].shape == (4, 8, 8, 3)
     assert art.manifest.inputs[0].shape == (4, 8, 8, 3)
 
 
-def test_inf1_saved_model_compile_with_the_2x_api_uses_the_environment(clean_neuron_env, model):
-    from neuronkit.testing.sim import tensorflow_neuron as sim
-
-    sim.install(saved_model_api="v2")
-    try:
-        with pytest.warns(UserWarning, match="not recommended"):
-            art = neuronkit.compile(model, "tf", example_inputs=images(2), target="inf1", method="saved_model",
-                                    pipeline_cores=2)
-        compile_call = [c for c in sim.calls if c["function"] == "saved_model.compile"][0]
-        assert set(compile_call["kwargs"]) == {"tags", "model_feed_dict"}
-        (trace_call,) = _trace_calls(sim)
-        assert trace_call["env"]["NEURON_CC_FLAGS"] == f"{FP32_INF1} --neuroncore-pipeline-cores 2"
-        assert art.manifest.pipeline_cores == 2
-    finally:
-        sim.uninstall()
+def test_inf1_saved_model_compile_with_the_2x_api_uses_the_environment(tfn_sim, model):
+    with pytest.warns(UserWarning, match="not recommended"):
+        art = neuronkit.compile(model, "tf", example_inputs=images(2), target="inf1", method="saved_model",
+                                pipeline_cores=2)
+    compile_call = [c for c in tfn_sim.calls if c["function"] == "saved_model.compile"][0]
+    assert set(compile_call["kwargs"]) == {"model_feed_dict"}  # the 2.x signature has no batch_size, compiler_args
+    (trace_call,) = _trace_calls(tfn_sim)
+    assert trace_call["env"]["NEURON_CC_FLAGS"] == f"{FP32_INF1} --neuroncore-pipeline-cores 2"
+    assert art.manifest.pipeline_cores == 2
 
 
 def test_strict_fails_below_the_threshold(tfn_sim, model):
@@ -161,8 +157,69 @@ def test_unsupported_operators_are_reported(tfn_sim, model, monkeypatch):
     assert art.manifest.report.on_target_ratio < 1.0
     with pytest.raises(CompileError, match="operators left on the CPU: Mean"):
         neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", strict=True)
-    with pytest.raises(CompileError, match="must-compile"):
+
+
+def test_tf1_must_compile_does_not_fail_on_operators_left_on_the_cpu(tfn1_sim, model, monkeypatch):
+    """--must-compile turns neuron-cc failures into exceptions; an unsupported operator is not one: it is
+    simply not fused (TFSRC graph_util.py), so strict=True fails on the OnNeuronRatio instead."""
+    monkeypatch.setattr(tfn1_sim, "UNSUPPORTED_OPS", tfn1_sim.UNSUPPORTED_OPS | {"Mean"})
+    with pytest.raises(CompileError, match="strict=True needs"):
         neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", method="saved_model", strict=True)
+    (call,) = [c for c in tfn1_sim.calls if c["function"] == "saved_model.compile"]
+    assert call["env"]["NEURON_CC_FLAGS"] == "--must-compile" and "error" not in call
+    assert call["unsupported"] == ["Mean"] and 0 < call["on_neuron_ratio"] < 1
+
+
+def test_tf1_neuron_cc_flags_keep_only_its_own_flags_and_forward_the_rest(tfn1_sim, model, tmp_path,
+                                                                        clean_neuron_env):
+    """tensorflow-neuron 1.x keeps --must-compile, --workdir and --verbose from NEURON_CC_FLAGS and
+    appends the rest to compiler_args (TFSRC graph_util.py): pipeline cores and casts reach neuron-cc."""
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", f"--workdir {tmp_path / 'wd'} --verbose 1 "
+                                               "--neuroncore-pipeline-cores 4 --fp32-cast matmult")
+    neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", method="saved_model")
+    (call,) = [c for c in tfn1_sim.calls if c["function"] == "saved_model.compile"]
+    assert call["compiler_args"] == [*call["kwargs"]["compiler_args"], "--neuroncore-pipeline-cores", "4",
+                                     "--fp32-cast", "matmult"]
+    assert call["tfn_args"] == {"must_compile": False, "dump_prefix": str(tmp_path / "wd"), "verbose": 1}
+    assert call["neuron_cc"]["neuroncore_pipeline_cores"] == 4 and call["neuron_cc"]["fp32_cast"] == "matmult"
+    assert call["neuron_cc"]["pipeline"] == ["compile", "SaveTemps"]  # tensorflow-neuron's own neuron-cc arguments
+    assert (tmp_path / "wd" / "neuron-cc.log").is_file()
+
+
+def test_tf1_a_flag_neuron_cc_refuses_leaves_the_model_on_the_cpu_unless_must_compile(tfn1_sim, model,
+                                                                                      clean_neuron_env):
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", "--dynamic-batch-size")  # a TF2 flag: neuron-cc does not know it
+    with pytest.warns(RuntimeWarning, match="most of the model will run on the host CPU"):
+        art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", method="saved_model")
+    assert art.manifest.report.on_target_ratio == 0.0 and not art.manifest.dynamic_batch
+    (call,) = [c for c in tfn1_sim.calls if c["function"] == "saved_model.compile"]
+    assert "unrecognized arguments: --dynamic-batch-size" in call["neuron_cc_error"]
+    with pytest.raises(CompileError, match="unrecognized arguments: --dynamic-batch-size"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", method="saved_model", strict=True)
+
+
+def test_the_two_tensorflow_neuron_packages_are_each_coherent(clean_neuron_env):
+    """1.x has saved_model.compile with batch_size and no trace; 2.x has trace and the reduced compile
+    (TFSRC api/__init__.py); each with its own version."""
+    import importlib
+    import inspect
+
+    from neuronkit.testing.sim import tensorflow_neuron as sim
+
+    try:
+        tfn = sim.install("1.x")
+        assert tfn.__version__.startswith("1.15.") and not hasattr(tfn, "trace") and not hasattr(tfn, "analyze_model")
+        assert "batch_size" in inspect.signature(tfn.saved_model.compile).parameters
+        assert importlib.import_module("tensorflow.neuron") is tfn and callable(tfn.auto_multicore)
+        tfn = sim.install("2.x")
+        assert tfn.__version__.startswith("2.10.") and callable(tfn.trace) and callable(tfn.analyze_model)
+        assert list(inspect.signature(tfn.saved_model.compile).parameters) == [
+            "model_dir", "new_model_dir", "tags", "model_feed_dict"]
+        with pytest.raises(ValueError, match="'1.x' or '2.x'"):
+            sim.install("2.10")
+    finally:
+        sim.uninstall()
+    assert "tensorflow_neuron" not in sys.modules
 
 
 @pytest.mark.parametrize("target, precision, flags", [
@@ -173,8 +230,9 @@ def test_unsupported_operators_are_reported(tfn_sim, model, monkeypatch):
 def test_neuronx_trace(tfnx_sim, model, target, precision, flags):
     art = neuronkit.compile(model, "tf", example_inputs=images(2), target=target, precision=precision,
                             dynamic_batch=True)
-    (call,) = _trace_calls(tfnx_sim, "neuronx.trace")
-    assert call["args"][0] is model and call["env"]["NEURON_CC_FLAGS"] == flags
+    (call,) = _trace_calls(tfnx_sim)
+    assert call["module"] == "tensorflow_neuronx" and call["args"][0] is model
+    assert call["env"]["NEURON_CC_FLAGS"] == flags
     m = art.manifest
     assert m.compiler.name == "tensorflow-neuronx (neuronx-cc)" and m.load["sdk"] == "tensorflow_neuronx"
     # no --dynamic-batch-size for neuronx: the core splits and pads to the compiled batch
@@ -186,6 +244,41 @@ def test_neuronx_refuses_pipeline_and_the_tf1_method(tfnx_sim, model):
         neuronkit.compile(model, "tf", example_inputs=images(1), target="inf2", pipeline_cores=2)
     with pytest.raises(CompileError, match="method='trace'"):
         neuronkit.compile(model, "tf", example_inputs=images(1), target="inf2", method="saved_model")
+
+
+def test_neuronx_special_flags_and_the_neuronx_cc_defaults_of_its_release(tfnx_sim, model, clean_neuron_env,
+                                                                          tmp_path, monkeypatch):
+    """tensorflow-neuronx's own flags in NEURON_CC_FLAGS (tfneuronx-python-tracing-api.rst, "Special
+    Flags"); the rest goes to neuronx-cc, whose --auto-cast default changed in SDK 2.27."""
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", f"--dynamic-batch-size --workdir {tmp_path} --target inf2")
+    traced = tfnx_sim.trace(model, tf.constant(images(2)))
+    assert tf.nest.flatten(traced(tf.constant(images(3))))[0].shape == (3, 5)  # dynamic on dim 0
+    (call,) = _trace_calls(tfnx_sim)
+    assert call["tfn_args"]["dynamic_batch_size"] and call["compiler_args"] == ["--target", "inf2"]
+    assert tfnx_sim.SDK_RELEASE < (2, 27) and call["neuronx_cc"]["auto_cast"] == "matmult"
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", "--extract-weights inf2.xlarge --target inf2")
+    assert tfnx_sim.trace(model, tf.constant(images(1))).neuron_info["extract_weights"] == "inf2.xlarge"
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", "--extract-weights inf1.xlarge --target inf2")
+    with pytest.raises(AssertionError, match="inf1.xlarge instance while using tensorflow_neuronx"):
+        tfnx_sim.trace(model, tf.constant(images(1)))
+    monkeypatch.setattr(tfnx_sim, "SDK_RELEASE", (2, 27))
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", "--target inf2")
+    tfnx_sim.trace(model, tf.constant(images(1)))
+    assert _trace_calls(tfnx_sim)[-1]["neuronx_cc"]["auto_cast"] == "none"
+
+
+def test_tf2_trace_runs_neuron_cc_as_tensorflow_neuron_does(tfn_sim, model, clean_neuron_env):
+    """tensorflow-neuron 2.x puts --fast-math=none and its --fp32-cast (default matmult-fp16) ahead of the
+    user's flags and adds --pipeline compile SaveTemps (TFSRC neuron_cc_hlo.py)."""
+    tfn_sim.trace(model, tf.constant(images(1)))
+    (call,) = _trace_calls(tfn_sim)
+    cc = call["neuron_cc"]
+    assert cc["fast_math"] == ["none"] and cc["fp32_cast"] == "matmult-fp16" and cc["enable_fast_context_switch"]
+    assert cc["pipeline"] == ["compile", "SaveTemps"] and cc["framework"] == "XLA"
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", "--extract-weights inf2.xlarge")
+    with pytest.raises(AssertionError, match="inf2.xlarge instance while using tensorflow_neuron"):
+        tfn_sim.trace(model, tf.constant(images(1)))
+    assert _trace_calls(tfn_sim)[-1]["error"].startswith("AssertionError")  # a call that raised is recorded
 
 
 def test_missing_sdk_names_the_package_and_repository(clean_neuron_env, model):
