@@ -24,6 +24,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .engines import HOST_ENGINES
 from .errors import BackendNotFound, BackendUnavailable, PluginError
 from .types import BackendSpec, normalise_name
 
@@ -226,7 +227,7 @@ def get_backends() -> dict:
 def _with_plugin(spec: BackendSpec, plugin: str) -> BackendSpec:
     from dataclasses import replace
 
-    return replace(spec, plugin=plugin)
+    return replace(spec, plugin=plugin).with_engines(HOST_ENGINES)
 
 
 def find_backend(name: str) -> BackendSpec:

@@ -133,13 +133,8 @@ class BackendSpec:
     plugin: str = ""
 
     def __post_init__(self):
-        from .engines import HOST_ENGINES
-
         object.__setattr__(self, "name", normalise_name(self.name))
-        own = tuple(p for p in self.precisions if p != "auto") or ("fp32",)
-        # A name takes the core's engine of that name, or declares one of the backend's own that runs its precisions.
-        engines = tuple(HOST_ENGINES.get(e) or EngineSpec(e, own) if isinstance(e, str) else e for e in self.engines)
-        object.__setattr__(self, "engines", engines)
+        object.__setattr__(self, "engines", tuple(self.engines))
         object.__setattr__(self, "aliases", tuple(normalise_name(a) for a in self.aliases))
         object.__setattr__(self, "capabilities", frozenset(self.capabilities))
         unknown = self.capabilities - CAPABILITIES
@@ -149,6 +144,16 @@ class BackendSpec:
         bad = set(self.precisions) - set(PRECISIONS)
         if bad:
             raise ValueError(f"backend {self.name!r}: unknown precisions {sorted(bad)}; known: {PRECISIONS}")
+
+    def with_engines(self, host_engines: dict) -> BackendSpec:
+        """The spec with every engine an :class:`EngineSpec`: a name takes the core's engine of that name
+        (``host_engines``), or declares one of the backend's own that runs the backend's precisions.
+        The core does this when it registers a backend."""
+        from dataclasses import replace
+
+        own = tuple(p for p in self.precisions if p != "auto") or ("fp32",)
+        return replace(self, engines=tuple(
+            host_engines.get(e) or EngineSpec(e, own) if isinstance(e, str) else e for e in self.engines))
 
     def engine(self, name: str) -> EngineSpec | None:
         return next((e for e in self.engines if e.name == name), None)

@@ -14,6 +14,7 @@ import json
 from .. import __version__
 from . import protos, tensors
 from .errors import InvalidArgument, NotFound, ServeError
+from .http import json_response, read_body
 from .tfserving import check_outputs, parse_version
 
 SERVER_METADATA = {"name": "neuronkit", "version": __version__, "extensions": ["binary_tensor_data"]}
@@ -56,19 +57,16 @@ def decoder(named_arrays: list, requested: list = ()):
 
 # -- REST
 async def rest_server_metadata(server, request):
-    from .rest import json_response
 
     return json_response(SERVER_METADATA)
 
 
 async def rest_live(server, request):
-    from .rest import json_response
 
     return json_response({})
 
 
 async def rest_ready(server, request):
-    from .rest import json_response
 
     if not server.registry.ready:
         raise InvalidArgument("not ready: models are still loading")
@@ -77,7 +75,6 @@ async def rest_ready(server, request):
 
 async def rest_model(server, request):
     """``GET /v2/models/NAME[/versions/V][/ready]`` and ``POST .../infer``."""
-    from .rest import json_response
 
     p = request.path_params
     name, version, tail = p["name"], parse_version(p.get("version")), p.get("tail", "")
@@ -97,7 +94,6 @@ async def rest_model(server, request):
 async def rest_infer(server, request, name, version):
     from starlette.responses import Response
 
-    from .rest import json_response, read_body
 
     body = await read_body(request, server.max_body_bytes)
     header, binary = _split(body, request.headers.get(HEADER_LENGTH))

@@ -89,8 +89,8 @@ def build_app(artifact, *, name: str | None = None, num_replicas: int = 1, group
             self.batch_sizes: Counter = Counter()  # batch size (requests) -> how many ran
 
         async def __call__(self, request):
+            from .http import json_response
             from .kserve import rest_infer
-            from .rest import json_response
 
             try:
                 match = _V2_PATH.search(request.url.path)

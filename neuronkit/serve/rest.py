@@ -7,7 +7,6 @@ Every error is answered as ``{"error": "..."}`` with the status of its code (see
 from __future__ import annotations
 
 import functools
-import json
 import logging
 
 from starlette.applications import Starlette
@@ -16,36 +15,9 @@ from starlette.routing import Route
 
 from . import kserve, tfserving
 from .errors import ServeError
+from .http import json_response
 
 log = logging.getLogger("neuronkit.serve")
-
-
-class BodyTooLarge(ServeError):
-    code = "RESOURCE_EXHAUSTED"
-    http_status = 413
-
-
-def json_response(data, status: int = 200) -> Response:
-    return Response(json.dumps(data), status_code=status, media_type="application/json")
-
-
-async def read_body(request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes ``limit`` bytes (declared or streamed)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(_too_large(int(declared), limit))
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(_too_large(size, limit))
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> str:
-    return (f"the request body ({size:,} bytes so far) is over the server's limit of {limit:,} bytes; send less "
-            f"per request, or start the server with a larger --max-body-mb")
 
 
 def make_app(server) -> Starlette:

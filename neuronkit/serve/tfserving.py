@@ -13,6 +13,7 @@ import re
 
 from . import protos, tensors
 from .errors import InvalidArgument, NotFound, ServeError
+from .http import json_response, read_body
 from .models import AVAILABLE, END, LOADING, UNLOADING
 
 SIGNATURE = "serving_default"
@@ -82,7 +83,6 @@ def model_spec(mv, spec=None):
 # -- REST
 async def rest(server, request):
     """Every ``/v1/models/...`` request."""
-    from .rest import json_response, read_body
 
     match = REST_PATH.match(request.path_params["path"])
     if match is None:
