@@ -182,3 +182,36 @@ def test_a_context_past_the_cores_fails_like_the_runtime(mxn, clean_neuron_env):
     os.environ["NEURON_RT_VISIBLE_CORES"] = "0-1"
     with pytest.raises(mx.base.MXNetError, match="Status Code: 9"):
         mx.neuron(2)
+
+
+def test_documented_compile_args_forms_reach_neuron_cc(mxn, contrib, tmp_path):
+    """compile_args as the docs pass them: neuron-cc options as keys ('--verbose': 2 and '--pipeline' in the
+    gatherinfo tutorial; NeuronPerf's '--fast-math'), a flag and its value in one string (the data-parallel
+    tutorial's flags: ['--fp32-cast matmult'])."""
+    from neuronkit.testing.sim import SimulatedCompilerError
+
+    sym, args, aux = checkpoint(small_net(), tmp_path / "net")
+    inputs = {"data": mx.nd.array(images(1)[0])}
+    mxn.compile(sym, args, aux, inputs=inputs, **{"--verbose": 2, "--pipeline": "compile", "flags": ["SaveTemps"]})
+    mxn.compile(sym, args, aux, inputs=inputs, flags=["--fp32-cast matmult"])
+    mxn.compile(sym, args, aux, inputs=inputs,
+                **{"--fast-math": "fp32-cast-matmult no-fast-relayout", "--neuroncore-pipeline-cores": 2})
+    gatherinfo, tutorial, neuronperf = (c["flags"] for c in calls(mxn, "compile"))
+    assert gatherinfo["pipeline"] == ["compile", "SaveTemps"] and gatherinfo["verbose"] == "2"
+    assert tutorial["fp32_cast"] == "matmult"
+    assert neuronperf["fast_math"] == ["fp32-cast-matmult", "no-fast-relayout"]
+    assert neuronperf["neuroncore_pipeline_cores"] == 2
+    contrib.compile(sym, args, aux, inputs, **{"--verbose": 2, "--pipeline": "compile", "flags": ["SaveTemps"]})
+    (call,) = calls(contrib, "compile")
+    assert call["module"] == "mxnet.contrib.neuron" and call["flags"]["pipeline"] == ["compile", "SaveTemps"]
+    with pytest.raises(ValueError, match=r"unknown compile_args \['work_dir'\]"):  # a 1.8 key
+        contrib.compile(sym, args, aux, inputs, work_dir=str(tmp_path))
+    with pytest.raises(SimulatedCompilerError, match="unrecognized arguments: --no-such-flag"):
+        mxn.compile(sym, args, aux, inputs=inputs, **{"--no-such-flag": 1})
+    assert calls(mxn, "compile")[-1]["error"].startswith("SimulatedCompilerError")
+
+
+def test_mx_neuron_contexts_are_recorded_by_every_installed_simulation(mxn, contrib):
+    mx.neuron(1)
+    (mx_call,), (contrib_call,) = calls(mxn, "neuron"), calls(contrib, "neuron")
+    assert mx_call is contrib_call and mx_call["module"] == "mxnet" and mx_call["args"] == (1,)
