@@ -222,7 +222,7 @@ def _choose_engine(spec: BackendSpec, name: str | None, precision: str) -> Engin
         wanted = spec.precisions_for("cpu")[0] if precision == "auto" else precision
         candidates = [e for e in spec.engines if wanted in e.precisions]
         if not candidates:
-            return spec.engines[0]  # the precision check that follows names what the backend runs
+            return None  # the precision check that follows names what the backend runs
     for engine in candidates:
         if not plugins.missing_requirements(engine):
             return engine

@@ -69,7 +69,8 @@ def backends(as_json, options_of):
         missing = plugins.missing_requirements(s)
         rows.append({"name": s.name, "aliases": list(s.aliases), "framework": s.framework, "targets": list(s.targets),
                      "engines": [e.name for e in s.engines],
-                     "engines_installed": [e.name for e in s.engines if not plugins.missing_requirements(e)],
+                     "engines_installed": [] if missing else [e.name for e in s.engines
+                                                                if not plugins.missing_requirements(e)],
                      "precisions": {t: list(s.precisions_for(t)) for t in s.targets},
                      "capabilities": sorted(s.capabilities), "plugin": s.plugin,
                      "ready": not missing, "install": s.install_hint if missing else ""})
@@ -81,7 +82,10 @@ def backends(as_json, options_of):
         name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
         status = Text("ready", "green") if r["ready"] else Text("missing", "yellow")
         engines = ", ".join(e + ("*" if e in r["engines_installed"] else "") for e in r["engines"])
-        precisions = "; ".join(f"{t}: {', '.join(p)}" for t, p in r["precisions"].items())
+        by_precisions: dict = {}  # targets that take the same precisions share one entry
+        for target, offered in r["precisions"].items():
+            by_precisions.setdefault(",".join(offered), []).append(target)
+        precisions = "; ".join(f"{'/'.join(t)}: {p}" for p, t in by_precisions.items())
         table.add_row(name, r["framework"], ", ".join(r["targets"]), engines, precisions, r["plugin"], status)
     console.print(table)
     missing = [r for r in rows if not r["ready"]]
@@ -104,12 +108,12 @@ def _print_options(spec, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("option", "of", "type", "default", "targets", "what it does", title=f"{spec.name} options")
-    for r in rows:
-        table.add_row(r["name"], r["kind"], r["type"], r["default"], ", ".join(r["targets"]), r["help"])
-    console.print(table)
-    if not rows:
-        console.print(f"the {spec.name} backend takes no options")
+    for kind in ("compile", "load"):  # one line each, never folded
+        mine = [r for r in rows if r["kind"] == kind]
+        console.print(f"{kind} options of the {spec.name} backend:" + ("" if mine else " none"))
+        for r in mine:
+            console.print(f"  {r['name']}={r['type']} (default {r['default']}; {', '.join(r['targets'])}): "
+                          f"{r['help']}", soft_wrap=True, highlight=False)
 
 
 @cli.command()
