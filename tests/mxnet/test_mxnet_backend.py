@@ -117,9 +117,9 @@ def test_module_replicas_take_their_threads_from_the_group_in_a_fresh_process(tm
 # -- errors
 
 def test_bf16_needs_openvino_and_fp16_is_inf1_only():
-    with pytest.raises(CompileError, match="runs fp32 only.*engine='openvino'"):
+    with pytest.raises(CompileError, match="engine 'module' runs fp32.*use engine='openvino' for bf16"):
         neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), precision="bf16", engine="module")
-    with pytest.raises(CompileError, match="fp16 applies to target='inf1'"):
+    with pytest.raises(CompileError, match="mxnet backend on cpu supports precision fp32.*not 'fp16'"):
         neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), precision="fp16")
 
 
@@ -137,10 +137,22 @@ def test_what_it_cannot_compile_is_named():
 
 
 def test_options_are_checked():
-    with pytest.raises(CompileError, match="no option fast"):
+    with pytest.raises(CompileError, match="no compile option 'fast'"):
         neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), fast=True)
-    with pytest.raises(CompileError, match="apply to target='inf1' only"):
-        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), excl_node_names=["x"])
+    with pytest.raises(CompileError, match="no compile option 'stirct'; did you mean 'strict'"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1", stirct=True)
+    for inf1_only in ({"excl_node_names": ["x"]}, {"sdk": "mx_neuron"}, {"strict": True}):
+        with pytest.raises(CompileError, match=f"option '{next(iter(inf1_only))}' applies to target inf1.*, not cpu"):
+            neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), **inf1_only)
+    with pytest.raises(CompileError, match="option epoch='3' must be int"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), epoch="3")
+
+
+def test_declared_options_are_listed():
+    spec = neuronkit.plugins.find_backend("mxnet")
+    assert {o.name: o.targets for o in spec.compile_options} == {
+        "sdk": ("inf1",), "epoch": (), "excl_node_names": ("inf1",), "force_incl_node_names": ("inf1",)}
+    assert all(o.help for o in spec.compile_options) and spec.load_options == ()
 
 
 def test_a_checkpoint_prefix_without_params_is_named(tmp_path):
@@ -150,13 +162,35 @@ def test_a_checkpoint_prefix_without_params_is_named(tmp_path):
         neuronkit.compile(str(tmp_path / "bare"), example_inputs=images(1))
 
 
-def test_missing_host_engine_package_says_what_to_install(monkeypatch):
+def hide(monkeypatch, *modules):
+    """Make ``modules`` look not installed to the core's requirement check."""
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in modules else real(name, *a))
+    for name in modules:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+def test_missing_host_engine_package_says_what_to_install(monkeypatch):
+    hide(monkeypatch, "openvino")
     with pytest.raises(BackendUnavailable, match="pip install openvino"):
         neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), engine="openvino")
+
+
+def test_the_onnx_engines_need_the_onnx_that_mxnet_exports_to(monkeypatch):
+    hide(monkeypatch, "onnx")
+    for engine in ("onnxruntime", "openvino"):
+        with pytest.raises(BackendUnavailable, match=f"engine '{engine}' .*needs onnx.*pip install .*\"onnx<1.16\""):
+            neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), engine=engine)
+
+
+@pytest.mark.parametrize("hidden, engine", [(("onnxruntime",), "openvino"), (("onnx",), "module"),
+                                            (("onnxruntime", "openvino"), "module")])
+def test_the_default_engine_is_the_first_installed(monkeypatch, hidden, engine):
+    hide(monkeypatch, *hidden)
+    art = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1))
+    assert art.manifest.engine == engine and art.manifest.precision == "fp32"
 
 
 def _as_tuple(model):

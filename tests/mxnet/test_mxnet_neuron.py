@@ -24,9 +24,23 @@ def test_precision_presets_become_neuron_cc_flags(mxn, precision, fast_math):
     assert call["compile_args"] == {"flags": ["--fast-math", fast_math]}
     assert call["inputs"] == {"data": (1, 3, 32, 32)}
     m = art.manifest
-    assert m.flags[:2] == ("--fast-math", fast_math) and m.precision == precision
+    assert m.flags == ("--fast-math", fast_math, "mx_neuron.compile(block)") and m.precision == precision
     assert m.compiler.name == "neuron-cc (mx_neuron)" and "simulated" in m.compiler.version
     assert m.target == "inf1" and m.engine == "" and m.batch_size == 1 and not m.dynamic_batch
+
+
+@pytest.mark.parametrize("precision, flags", [("fp32", ["--fast-math", "none"]), ("bf16", ["--fast-math", "all"]),
+                                              ("fp16", ["--fast-math", "fp32-cast-all-fp16"])])
+def test_exact_compile_args_per_preset_with_pipelining(mxn, tmp_path, precision, flags):
+    """The neuron-cc flags come from the core's table; mx_neuron's transport takes them as
+    compile_args['flags'] and the pipeline as its own key, as the SDK documents."""
+    sym, args, aux = checkpoint(small_net(), tmp_path / "net")
+    art = neuronkit.compile((sym, args, aux), "mxnet", example_inputs=images(1), target="inf1", precision=precision,
+                            pipeline_cores=4, compiler_args="--verbose 35")
+    (call,) = calls(mxn, "compile")
+    assert call["compile_args"] == {"flags": [*flags, "--verbose", "35"], "--neuroncore-pipeline-cores": 4}
+    assert art.manifest.flags == (*flags, "--verbose", "35", "--neuroncore-pipeline-cores=4",
+                                  "mx_neuron.compile(symbol)")
 
 
 def test_pipeline_cores_node_lists_and_extra_flags_reach_compile_args(mxn, tmp_path):
@@ -46,26 +60,35 @@ def test_pipeline_cores_node_lists_and_extra_flags_reach_compile_args(mxn, tmp_p
 def test_report_counts_neuron_subgraphs_and_operators_left_on_the_cpu(mxn, tmp_path):
     whole = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1").manifest.report
     assert whole.on_target_ratio == 1.0 and whole.unsupported_ops == ()
-    assert whole.notes[0].startswith("1 Neuron subgraph(s) (SIMULATED SDK")
+    assert whole.notes[0] == "1 Neuron subgraph(s)"
+    assert whole.notes[1].startswith("compiled by a SIMULATED Neuron SDK")  # the core's note
     model = checkpoint(small_net(), tmp_path / "net")
     nodes = json.loads(model[0].tojson())["nodes"]
     relu = next(n["name"] for n in nodes if n["op"] == "Activation")
     split = neuronkit.compile(model, "mxnet", example_inputs=images(1), target="inf1",
                               excl_node_names=[relu]).manifest.report
-    assert split.notes[0].startswith("2 Neuron subgraph(s)")
+    assert split.notes[0] == "2 Neuron subgraph(s)"
     assert split.unsupported_ops == ("Activation",) and split.ops_total - split.ops_on_target == 1
     assert calls(mxn, "compile")[-1]["subgraphs"] == 2
-    with pytest.raises(CompileError, match="strict: 1 operator.*Activation"):
+    with pytest.raises(CompileError, match="strict=True needs all; operators left on the CPU: Activation"):
         neuronkit.compile(model, "mxnet", example_inputs=images(1), target="inf1", strict=True,
+                          excl_node_names=[relu])
+    with pytest.raises(CompileError, match="min_on_neuron=0.99 needs at least 99.0%.*Activation"):
+        neuronkit.compile(model, "mxnet", example_inputs=images(1), target="inf1", min_on_neuron=0.99,
                           excl_node_names=[relu])
 
 
 def test_real_neuron_subgraph_nodes_are_counted():
-    from neuronkit_mxnet.backend import neuron_placement
+    from neuronkit_mxnet.neuron import neuron_placement
 
     graph = {"nodes": [{"op": "null", "name": "data"}, {"op": "_neuron_subgraph_op", "name": "neuron_0"},
                        {"op": "argsort", "name": "sort0"}, {"op": "_neuron_subgraph_op", "name": "neuron_1"}]}
     assert neuron_placement(graph) == (2, ["argsort"])
+    # a simulated SDK's marks count only when the SDK module names its mark (SUBGRAPH_MARK)
+    marked = {"nodes": [{"op": "relu", "name": "a", "attrs": {"mark": "0"}}, {"op": "sort", "name": "b"},
+                        {"op": "relu", "name": "c", "attrs": {"mark": "1"}}]}
+    assert neuron_placement(marked, "mark") == (2, ["sort"])
+    assert neuron_placement(marked) == (0, ["relu", "sort", "relu"])
 
 
 def test_a_flag_neuron_cc_does_not_know_is_a_compile_error(mxn):
@@ -80,15 +103,19 @@ def test_mxnet_1_5_is_used_when_mx_neuron_is_absent(contrib):
     (call,) = calls(contrib, "compile")
     assert call["api"] == "mxnet.contrib.neuron" and call["kind"] == "symbol"  # 1.5 has no Gluon path
     assert art.manifest.compiler.name == "neuron-cc (mxnet.contrib.neuron)"
-    assert art.manifest.load["runtime"] == "1.x"
+    assert art.manifest.load["runtime"] == "1.x" and art.manifest.report.on_target_ratio == 1.0
     with pytest.raises(CompileError, match="force_incl_node_names is not an option of mxnet.contrib.neuron"):
         neuronkit.compile(model, "mxnet", example_inputs=images(1), target="inf1", force_incl_node_names=["x"])
 
 
 def test_sdk_option_picks_one_when_both_are_installed(mxn, contrib):
-    neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1")
-    neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1", sdk="mxnet.contrib.neuron")
-    assert [c["api"] for c in calls(mxn, "compile")] == ["mx_neuron", "mxnet.contrib.neuron"]
+    first = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1")
+    assert first.manifest.compiler.name == "neuron-cc (mx_neuron)" and calls(mxn, "compile")[-1]["api"] == "mx_neuron"
+    named = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1", sdk="mxnet.contrib.neuron")
+    assert named.manifest.compiler.name == "neuron-cc (mxnet.contrib.neuron)"
+    assert calls(contrib, "compile")[-1]["api"] == "mxnet.contrib.neuron"
+    with pytest.raises(CompileError, match="sdk='mx-neuron': choose one of mx_neuron, mxnet.contrib.neuron"):
+        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1", sdk="mx-neuron")
 
 
 def test_missing_sdk_names_both_packages_and_the_neuron_repository(clean_neuron_env):
@@ -159,9 +186,12 @@ def test_legacy_runtime_cannot_place_groups_by_core_index(mxn, fake_neuron_host)
 def test_both_runtime_generations_variables_are_refused(mxn, fake_neuron_host):
     fake_neuron_host(1, 4, "NCv1", "inf1.xlarge")
     art = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1")
-    os.environ["NEURON_RT_VISIBLE_CORES"] = "0-3"  # the user's own, then a legacy load
-    with pytest.raises(CoreSpecError, match="are both set"):
+    os.environ["NEURON_RT_VISIBLE_CORES"] = "0-3"  # the user's own, then a legacy load: the core refuses
+    with pytest.raises(CoreSpecError, match="must not be set together"):
         neuronkit.load(art, cores=4, group_size=1, legacy_runtime=True)
+    os.environ["NEURONCORE_GROUP_SIZES"] = "4"  # both from the user's shell, and a load that sets nothing
+    with pytest.raises(CoreSpecError, match="are both set; MXNet must not see both"):
+        neuronkit.load(art)
     assert calls(mxn, "neuron") == []
 
 
