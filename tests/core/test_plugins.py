@@ -174,6 +174,12 @@ def test_third_party_plugin_installed_with_pip_is_found_through_its_entry_point(
         assert art.manifest.plugin == "neuronkit-demo" and art.manifest.backend.version == "0.1.0"
         with neuronkit.load(art.save(tmp_path / "demo.nk")) as rt:
             np.testing.assert_array_equal(rt(np.ones((2, 3), np.float32)), np.ones((2, 3)) @ weights)
+        # the core's ONNX Runtime engine, had for free by exporting ONNX: loaded with the core's replica
+        art = neuronkit.compile(weights, framework="demo", engine="onnxruntime")
+        assert art.manifest.engine == "onnxruntime" and art.manifest.compiler.name == "onnxruntime"
+        with neuronkit.load(art) as rt:
+            assert type(rt.replicas[0]).__module__ == "neuronkit.engines.onnxruntime"
+            np.testing.assert_allclose(rt(np.ones((5, 3), np.float32)), np.ones((5, 3)) @ weights, rtol=1e-6)
         rows = {r["name"]: r for r in plugins.plugins()}
         assert rows["demo"]["hooks"] == ["neuronkit_backends", "neuronkit_claim_model", "neuronkit_register_commands"]
         done = subprocess.run([sys.executable, "-m", "neuronkit.cli", "demo-info"], capture_output=True, text=True)
