@@ -400,3 +400,18 @@ def test_auto_multicore_is_simulated_with_its_documented_check(tfn_sim, model):
     assert tfn_sim.auto_multicore(traced, tf.constant(images(1)), num_cores=4).neuron_info["num_cores"] == 4
     with pytest.raises(ValueError, match="not AwsNeuronModel"):
         tfn_sim.auto_multicore(model, images(1))
+
+
+def test_tf1_saved_model_compile_appends_the_environment_flags_to_the_callers_list(tfn1_sim, model, tmp_path,
+                                                                                 clean_neuron_env):
+    """TFSRC graph_util.py extends the compiler_args list it was given; the record keeps what was passed."""
+    source = tmp_path / "sm"
+    neuronkit.compile(model, "tf", example_inputs=images(1), engine="savedmodel").save(tmp_path / "a", directory=True)
+    os.rename(tmp_path / "a" / "saved_model", source)
+    clean_neuron_env.setenv("NEURON_CC_FLAGS", "--must-compile --fp32-cast matmult")
+    mine = ["--fast-math", "none"]
+    tf_neuron = sys.modules["tensorflow_neuron"]
+    tf_neuron.saved_model.compile(str(source), str(tmp_path / "out"), compiler_args=mine)
+    assert mine == ["--fast-math", "none", "--fp32-cast", "matmult"]
+    (call,) = tfn1_sim.calls
+    assert call["kwargs"]["compiler_args"] == ["--fast-math", "none"] and call["tfn_args"]["must_compile"]

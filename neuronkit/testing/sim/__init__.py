@@ -58,9 +58,13 @@ _current_call: contextvars.ContextVar = contextvars.ContextVar("neuronkit_sim_ca
 
 
 def new_record(module: str, function: str, args: tuple, kwargs: dict) -> dict:
-    """One entry of ``module.calls`` (see the module docs)."""
-    return {"module": module, "function": function, "args": tuple(args), "kwargs": dict(kwargs),
-            "env": neuron_env()}
+    """One entry of ``module.calls`` (see the module docs). Lists are copied: what was passed,
+    even where the SDK then changes the caller's list."""
+    def snapshot(value):
+        return list(value) if isinstance(value, list) else value
+
+    return {"module": module, "function": function, "args": tuple(snapshot(a) for a in args),
+            "kwargs": {k: snapshot(v) for k, v in kwargs.items()}, "env": neuron_env()}
 
 
 def recorder(module: str, calls: list):

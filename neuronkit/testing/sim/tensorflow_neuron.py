@@ -395,7 +395,8 @@ def _compile_v1(model_dir, new_model_dir, batch_size=1, model_shape_feed_dict=No
 
     Doc: TFSRC ``python/saved_model.py`` (the signature) and ``python/graph_util.py``
     (``**kwargs`` go to ``inference_graph_from_session``; NEURON_CC_FLAGS); NSDK
-    ``archive/tensorflow/tensorflow-neuron/api-compilation-python-api.rst`` (reference §2.1). neuron-cc
+    ``archive/tensorflow/tensorflow-neuron/api-compilation-python-api.rst`` (reference §2.1). The
+    neuron-cc flags in NEURON_CC_FLAGS are appended to the caller's ``compiler_args`` list itself. neuron-cc
     runs as TFSRC ``graph_util.py`` calls it: ``--framework TENSORFLOW --pipeline compile SaveTemps
     --output ... --io-config ...`` then ``compiler_args``. When it fails, the subgraph stays on the
     CPU (``compiler_recovery=True``), unless ``--must-compile`` or ``compiler_recovery=False``.
@@ -409,7 +410,12 @@ def _compile_v1(model_dir, new_model_dir, batch_size=1, model_shape_feed_dict=No
         raise AssertionError("Export directory already exists, and isn't empty. Please choose a different export "
                              f"directory, or delete all the contents of the specified directory: {new_model_dir}")
     tfn_args, env_args = parse_tf1_neuron_cc_flags()
-    compiler_args = list(kwargs.get("compiler_args") or []) + env_args
+    compiler_args = kwargs.get("compiler_args")
+    if env_args and compiler_args is None:
+        compiler_args = env_args
+    elif env_args:
+        compiler_args.extend(env_args)  # as TFSRC graph_util.py does it: the caller's own list grows
+    compiler_args = list(compiler_args or [])
     verbose = tfn_args.verbose if tfn_args.verbose is not None else kwargs.get("compiler_verbose")
     command = ["--framework", "TENSORFLOW", "--pipeline", "compile", "SaveTemps", "--output", "graph_def.neff",
                "--io-config", json.dumps({"inputs": {}, "outputs": []})] + compiler_args
