@@ -1,6 +1,7 @@
 """The tf backend's compiler and replica: dispatch to :mod:`.cpu` (host engines) or :mod:`.neuron` (the Neuron SDK).
 
-Artifacts of the ``openvino`` engine are loaded by the core's OpenVINO replica, never by :class:`TfReplica`.
+The core chose the engine (``request.engine``) and checked precision, options and pipelining;
+artifacts of the core's ``openvino`` engine load with the core's replica, never with :class:`TfReplica`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ class TfCompiler(Compiler):
     def compile(self, model, request):
         tf = import_tf()
         if request.target.is_neuron:
-            return neuron.compile(tf, model, request)
-        if request.engine == "openvino":
-            return cpu.compile_openvino(tf, model, request)
-        return cpu.compile_savedmodel(tf, model, request)
+            return neuron.compile_neuron(tf, model, request)
+        return cpu.COMPILERS[request.engine](tf, model, request)
 
 
 class TfReplica(Replica):

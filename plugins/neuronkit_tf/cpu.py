@@ -74,6 +74,10 @@ def compile_savedmodel(tf, model, request) -> CompileResult:
     )
 
 
+#: engine -> its compile step (the core chose the engine: ``request.engine``)
+COMPILERS = {"openvino": compile_openvino, "savedmodel": compile_savedmodel, "xla": compile_savedmodel}
+
+
 def load(tf, artifact) -> ServingSignature:
     """A ``savedmodel``/``xla`` artifact, with the bf16 rewrite on when it was compiled for bf16."""
     return ServingSignature(tf, artifact, bf16=artifact.manifest.precision == "bf16")

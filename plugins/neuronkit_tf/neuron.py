@@ -102,7 +102,7 @@ class Job:
         return self.request.options
 
 
-def compile(tf, model, request) -> CompileResult:
+def compile_neuron(tf, model, request) -> CompileResult:
     target = request.target.name
     method = request.options.get("method", "trace")
     if method not in METHOD_OPTIONS or (method == "saved_model" and target != "inf1"):
