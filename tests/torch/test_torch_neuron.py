@@ -181,3 +181,40 @@ def test_neuronx_cc_defaults_follow_the_release_the_simulation_claims(tnx, monke
     assert (before["auto_cast"], before["mixed_precision_accumulation"]) == ("matmult", False)
     assert (after["auto_cast"], after["mixed_precision_accumulation"]) == ("none", False)
     assert (trn2["lnc"], trn2["distribution_strategy"]) == (1, "llm-training") and trn2["mixed_precision_accumulation"]
+
+
+def test_a_fixed_batch_artifact_on_a_multi_core_group_is_refused_with_the_data_parallel_rule(tn, fake_neuron_host):
+    """DataParallel without dynamic batching needs input rows / len(device_ids) == the compiled batch;
+    the Runtime feeds a fixed-batch artifact exactly its batch, so a group of 2 cores would fail on hardware."""
+    fake_neuron_host(1, 4, "NCv1")
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(2), target="inf1")
+    with pytest.raises(neuronkit.CoreSpecError, match="fed 2 x 2 rows.*group_size=1.*dynamic_batch=True"):
+        neuronkit.load(art, cores="0-1", group_size=2)
+    assert calls(tn, "DataParallel") == []
+    with neuronkit.load(art, cores="0-1", group_size=1) as rt:  # one replica per core: the same cores
+        assert rt(images(2)).shape == (2, 10)
+
+
+def test_a_dynamic_batch_artifact_is_split_over_the_group_by_data_parallel(tnx, fake_neuron_host):
+    fake_neuron_host(1, 2, "NCv2")
+    model = small_net()
+    art = neuronkit.compile(model, "torch", example_inputs=images(1), target="inf2", dynamic_batch=True)
+    with neuronkit.load(art, cores="0-1", group_size=2) as rt:
+        x = images(5, seed=4)
+        assert relative_error(rt(x), eager(model, x)[0]) < 1e-4
+    (parallel,) = calls(tnx, "DataParallel")
+    assert parallel["device_ids"] == [0, 1] and parallel["set_dynamic_batching"] is True
+    (forward,) = calls(tnx, "forward")
+    assert forward["rows"] == 5 and forward["chunks"] == [1, 1, 1, 1, 1]  # the compiled batch of 1, per core
+
+
+def test_the_simulated_data_parallel_enforces_the_documented_batch_rule(tn):
+    traced = tn.trace(small_net(), torch.zeros(2, 3, 32, 32))
+    parallel = tn.DataParallel(traced, device_ids=[0, 1])
+    parallel.disable_dynamic_batching()
+    assert parallel(torch.zeros(4, 3, 32, 32)).shape == (4, 10)  # 4 / 2 cores == 2
+    with pytest.raises(RuntimeError, match=r"len\(device_ids\) == the compiled batch: 2 / 2 != 2"):
+        parallel(torch.zeros(2, 3, 32, 32))
+    dynamic = tn.DataParallel(traced, device_ids=[0, 1])  # dynamic batching on: any batch, in chunks of 2
+    assert dynamic(torch.zeros(3, 3, 32, 32)).shape == (3, 10)
+    assert calls(tn, "forward")[-1]["chunks"] == [2, 2]

@@ -223,3 +223,90 @@ def visible_core_count() -> int | None:
     if env.get("NEURON_RT_NUM_CORES"):
         return int(env["NEURON_RT_NUM_CORES"])
     return None
+
+
+# -- the torch SDKs' DataParallel
+
+#: Attributes a simulated ``trace`` stores on the TorchScript it returns (they survive torch.jit.save and
+#: load): the batch it was compiled for, and whether it takes any batch. Only the simulations read them.
+COMPILED_BATCH, ANY_BATCH = "_neuronkit_sim_batch", "_neuronkit_sim_any_batch"
+
+
+def mark_compiled_batch(traced, batch: int, any_batch: bool) -> None:
+    import torch
+
+    traced._c._register_attribute(COMPILED_BATCH, torch._C.IntType.get(), int(batch))
+    traced._c._register_attribute(ANY_BATCH, torch._C.BoolType.get(), bool(any_batch))
+
+
+class DataParallel:
+    """``DataParallel`` of torch-neuron and torch-neuronx (SIMULATED): replicate over cores, split the input.
+
+    Doc: NSDK ``archive/torch-neuron/api-torch-neuron-dataparallel-api.rst`` and
+    ``frameworks/torch/torch-neuronx/api-reference-guide/inference/api-torch-neuronx-data-parallel.rst``
+    (reference §1.5, §7.1) and the dynamic-batching examples beside them (a model traced at batch 1
+    runs batches 2-6): ``device_ids`` are process-relative cores (default: all the process has);
+    with dynamic batching (on for ``dim=0``) any batch runs, cut into chunks of the compiled batch
+    (the simulation pads the last one), or of ``split_size`` for a model that takes any batch; with it
+    off, ``input.shape[dim] / len(device_ids)`` must equal the compiled batch. Each chunk runs the
+    host trace, which refuses another batch unless compiled for any. Calls (and each ``forward``'s
+    chunks) go to the SDK module's ``calls``.
+    """
+
+    def __init__(self, model, device_ids, dim, *, module: str, calls: list, **documented):
+        available = visible_core_count()
+        ids = [int(str(d).removeprefix("nc:")) for d in device_ids] if device_ids is not None else None
+        if ids is not None and available is not None and max(ids) >= available:
+            raise RuntimeError(f"NeuronCore(s) not available - Requested:nc{max(ids)} Available:{available}")
+        self.module, self.device_ids, self.dim, self._sdk, self._calls = model, ids, dim, module, calls
+        self.cores = len(ids) if ids else (available or 1)
+        self.num_workers, self.split_size = 2 * self.cores, None
+        self.dynamic_batching = documented.get("set_dynamic_batching", dim == 0)
+        self._record("DataParallel", device_ids=ids, dim=dim, **documented)
+
+    def _record(self, function: str, **details) -> dict:
+        entry = {**new_record(self._sdk, function, (), details), **details}
+        self._calls.append(entry)
+        return entry
+
+    def disable_dynamic_batching(self):
+        self.dynamic_batching = False
+        self._record("disable_dynamic_batching", device_ids=self.device_ids)
+
+    def __call__(self, *inputs):
+        import torch
+
+        rows = int(inputs[0].shape[self.dim])
+        compiled = getattr(self.module, COMPILED_BATCH, None)
+        fixed = compiled is not None and not getattr(self.module, ANY_BATCH, True)
+        if not self.dynamic_batching:
+            if compiled is not None and rows != compiled * self.cores:
+                raise RuntimeError(f"DataParallel with dynamic batching disabled needs input.shape[{self.dim}] / "
+                                   f"len(device_ids) == the compiled batch: {rows} / {self.cores} != {compiled}")
+            size = rows // self.cores
+        else:  # any batch: chunks of the compiled batch (the last one padded), else split_size
+            size = compiled if fixed else self.split_size or max(1, rows // self.cores)
+        chunks = [tuple(_padded(x.narrow(self.dim, start, min(size, rows - start)), size, self.dim) for x in inputs)
+                  for start in range(0, rows, size)]
+        self._record("forward", rows=rows, chunks=[int(c[0].shape[self.dim]) for c in chunks])
+        outputs = [_run_compiled(self.module, chunk, self.dim) for chunk in chunks]
+        if isinstance(outputs[0], tuple):
+            return tuple(torch.cat(parts, self.dim).narrow(self.dim, 0, rows) for parts in zip(*outputs))
+        return torch.cat(outputs, self.dim).narrow(self.dim, 0, rows)
+
+
+def _padded(x, size: int, dim: int):
+    """A short last chunk filled up to ``size`` by repeating its last row."""
+    import torch
+
+    short = size - int(x.shape[dim])
+    return x if short <= 0 else torch.cat([x] + [x.narrow(dim, x.shape[dim] - 1, 1)] * short, dim)
+
+
+def _run_compiled(module, inputs, dim):
+    """One NeuronCore's part: a model compiled for a fixed batch takes only that batch."""
+    compiled = getattr(module, COMPILED_BATCH, None)
+    if compiled is not None and not getattr(module, ANY_BATCH, True) and int(inputs[0].shape[dim]) != compiled:
+        raise RuntimeError(f"the compiled model takes a batch of {compiled} (compiled without dynamic batch), "
+                           f"got {int(inputs[0].shape[dim])}")
+    return module(*inputs)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import sys
 
-from . import check_neuron_cc_args, new_record, note, recorder, split_args, visible_core_count
+from . import DataParallel as SimulatedDataParallel
+from . import check_neuron_cc_args, mark_compiled_batch, note, recorder, split_args
 
 SIMULATED = True
 #: torch-neuron of Neuron SDK 2.20.0 (NSDK release-notes/archive/torch-neuron.rst)
@@ -62,12 +63,6 @@ def is_available() -> bool:
     return False
 
 
-def _record(function: str, **details) -> dict:
-    """A record for a call the decorator does not see (``DataParallel`` and its methods): the
-    details are its arguments."""
-    entry = {**new_record(MODULE, function, (), details), **details}
-    calls.append(entry)
-    return entry
 
 
 @_recorded
@@ -124,6 +119,7 @@ def trace(model, example_inputs, **kwargs):
         raise AttributeError(f"Neuron compile failed. Operator {unsupported[0]} is not supported (fallback=False)")
     note(options=options, flags=vars(flags), trace_kwargs=kwargs, batch=int(examples[0].shape[0]),
          unsupported=unsupported)
+    mark_compiled_batch(traced, int(examples[0].shape[0]), options["dynamic_batch_size"])
     return traced
 
 
@@ -135,27 +131,13 @@ def _neuron_cc_command(examples) -> list:
             "--io-config", json.dumps(io_config)]
 
 
-class DataParallel:
-    """``torch.neuron.DataParallel(model, device_ids=None, dim=0)``: replicate over cores, split inputs."""
+def DataParallel(model, device_ids=None, dim=0):  # noqa: N802 - the SDK's class name
+    """``torch.neuron.DataParallel(model, device_ids=None, dim=0)`` (SIMULATED; see :class:`sim.DataParallel`).
 
-    def __init__(self, model, device_ids=None, dim=0):
-        available = visible_core_count()
-        ids = [int(str(d).removeprefix("nc:")) for d in device_ids] if device_ids is not None else None
-        if ids is not None and available is not None and max(ids) >= available:
-            raise RuntimeError(f"NeuronCore(s) not available - Requested:nc{max(ids)} Available:{available}")
-        self.module, self.device_ids, self.dim = model, ids, dim
-        count = len(ids) if ids else (available or 1)
-        self.num_workers = 2 * count
-        self.split_size = None
-        self.dynamic_batching = dim == 0
-        _record("DataParallel", device_ids=ids, dim=dim)
-
-    def disable_dynamic_batching(self):
-        self.dynamic_batching = False
-        _record("disable_dynamic_batching", device_ids=self.device_ids)
-
-    def __call__(self, *inputs):
-        return self.module(*inputs)
+    Doc: NSDK ``archive/torch-neuron/api-torch-neuron-dataparallel-api.rst``: no ``set_dynamic_batching``
+    argument on Inf1; dynamic batching is on when ``dim == 0`` until ``disable_dynamic_batching()``.
+    """
+    return SimulatedDataParallel(model, device_ids, dim, module=MODULE, calls=calls)
 
 
 def _tuple(example_inputs):

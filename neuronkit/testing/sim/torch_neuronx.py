@@ -13,7 +13,8 @@ from __future__ import annotations
 import sys
 import warnings
 
-from . import check_neuronx_cc_args, current_call, new_record, note, recorder, visible_core_count
+from . import ANY_BATCH, check_neuronx_cc_args, current_call, mark_compiled_batch, note, recorder
+from . import DataParallel as SimulatedDataParallel
 
 SIMULATED = True
 #: the Neuron SDK release this simulates: its torch-neuronx, and the neuronx-cc defaults of that
@@ -42,12 +43,6 @@ def reset() -> None:
     calls.clear()
 
 
-def _record(function: str, **details) -> dict:
-    """A record for a call the decorator does not see (``DataParallel`` and its methods): the
-    details are its arguments."""
-    entry = {**new_record(MODULE, function, (), details), **details}
-    calls.append(entry)
-    return entry
 
 
 @_recorded
@@ -82,6 +77,7 @@ def trace(func, example_inputs, *_, input_output_aliases={}, compiler_workdir=No
     examples = (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)
     traced = torch.jit.trace(func, examples)
     note(flags=vars(flags), inferred=TRACE_KEYWORDS[:len(_)], batch=int(examples[0].shape[0]), **given)
+    mark_compiled_batch(traced, int(examples[0].shape[0]), any_batch=False)
     return traced
 
 
@@ -92,22 +88,13 @@ def dynamic_batch(neuron_script):
     Doc: NSDK ``frameworks/torch/torch-neuronx/api-reference-guide/inference/api-torch-neuronx-trace.rst``
     (reference §7.1).
     """
+    setattr(neuron_script, ANY_BATCH, True)
     return neuron_script
 
 
-class DataParallel:
-    def __init__(self, model, device_ids=None, dim=0, set_dynamic_batching=True):
-        available = visible_core_count()
-        ids = [int(str(d).removeprefix("nc:")) for d in device_ids] if device_ids is not None else None
-        if ids is not None and available is not None and max(ids) >= available:
-            raise RuntimeError(f"NeuronCore(s) not available - Requested:nc{max(ids)} Available:{available}")
-        self.module, self.device_ids, self.dim = model, ids, dim
-        self.dynamic_batching = set_dynamic_batching
-        self.num_workers = 2 * (len(ids) if ids else (available or 1))
-        _record("DataParallel", device_ids=ids, dim=dim, set_dynamic_batching=set_dynamic_batching)
-
-    def disable_dynamic_batching(self):
-        self.dynamic_batching = False
-
-    def __call__(self, *inputs):
-        return self.module(*inputs)
+def DataParallel(model, device_ids=None, dim=0, set_dynamic_batching=True):  # noqa: N802 - the SDK's class name
+    """``torch_neuronx.DataParallel(model, device_ids=None, dim=0, set_dynamic_batching=True)`` (SIMULATED;
+    see :class:`sim.DataParallel`). Doc: NSDK
+    ``frameworks/torch/torch-neuronx/api-reference-guide/inference/api-torch-neuronx-data-parallel.rst``."""
+    return SimulatedDataParallel(model, device_ids, dim, module=MODULE, calls=calls,
+                                 set_dynamic_batching=set_dynamic_batching)
