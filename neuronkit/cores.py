@@ -171,8 +171,13 @@ def neuron_runtime_env(groups: Sequence[CoreGroup], host: Host, cores: CoreSpec 
     Runtime 1.x (``legacy``): ``NEURONCORE_GROUP_SIZES`` lists group sizes in load order. Never
     both generations' variables at once: MXNet misbehaves when both are set.
     """
+    both = [f"{k}={os.environ[k]}" for k in RUNTIME_2_ENV if os.environ.get(k)]
+    if both and os.environ.get("NEURONCORE_GROUP_SIZES"):  # from the user's shell, say
+        raise CoreSpecError(
+            f"NEURONCORE_GROUP_SIZES={os.environ['NEURONCORE_GROUP_SIZES']} and {', '.join(both)} are both set; the "
+            f"runtime (and MXNet) must not see both generations' placement variables: unset one and load in a new "
+            f"process")
     if legacy:
-        both = [f"{k}={os.environ[k]}" for k in RUNTIME_2_ENV if os.environ.get(k)]
         if both:  # the runtime-1.x variable beside runtime 2.x's: never both (introducing-libnrt.rst)
             raise CoreSpecError(
                 f"legacy_runtime=True sets NEURONCORE_GROUP_SIZES, but {', '.join(both)} is already set (by your "

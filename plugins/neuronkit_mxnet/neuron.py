@@ -21,7 +21,6 @@ import os
 from dataclasses import dataclass
 
 from neuronkit import BackendUnavailable, CompileError, CompileReport, CompileResult, Component, CoreSpecError
-from neuronkit.cores import RUNTIME_2_ENV
 from neuronkit.neuron import extra_compiler_args, import_sdk, neuron_cc_flags
 
 from .model import PREFIX, MxnetModel, framework
@@ -137,12 +136,6 @@ def load(artifact, group):
     sdk, _ = find_sdk(load["sdk"])  # registers mx.neuron() and the subgraph operator
     env = os.environ
     legacy = bool(env.get("NEURONCORE_GROUP_SIZES"))
-    # The core refuses to add one generation's variables to the other's; both may still come from the
-    # user's shell when this load sets none, and MXNet must not see both.
-    both = [v for v in RUNTIME_2_ENV if env.get(v)]
-    if legacy and both:
-        raise CoreSpecError(f"NEURONCORE_GROUP_SIZES and {', '.join(both)} are both set; MXNet must not see both "
-                            f"(runtime 1.x and 2.x placement). Unset one and load in a new process")
     if load.get("runtime") == "1.x" and not legacy:
         raise CoreSpecError(f"this artifact was compiled with MXNet {sdk.mxnet} ({sdk.module}), which runs only on "
                             f"Neuron runtime 1.x (neuron-rtd): load it with neuronkit.load(..., legacy_runtime=True)")

@@ -181,3 +181,10 @@ def test_backends_lists_engines_and_prints_options(placement):
     assert options["placed"]["targets"] == ["inf1", "inf2"] and options["strict"]["type"] == "bool"
     table = CliRunner().invoke(cli, ["backends", "--options", "placement"]).output
     assert "operators on Neuron, of 10" in table
+
+
+def test_both_generations_from_the_shell_are_refused_even_when_a_load_sets_nothing(clean_neuron_env):
+    clean_neuron_env.setenv("NEURONCORE_GROUP_SIZES", "4")
+    clean_neuron_env.setenv("NEURON_RT_VISIBLE_CORES", "0-3")
+    with pytest.raises(CoreSpecError, match="NEURONCORE_GROUP_SIZES=4 and NEURON_RT_VISIBLE_CORES=0-3 are both set"):
+        neuron_runtime_env([CoreGroup((0,))], inf1_host(), None)
