@@ -147,6 +147,10 @@ def compile_neuron(tf, model, request) -> CompileResult:
 
 def _trace(job: Job):
     tf, sdk, prepared, opts = job.tf, job.sdk, job.prepared, job.options
+    if not hasattr(sdk, "trace"):  # tensorflow-neuron 1.x (TF 1.15) has only saved_model.compile
+        raise CompileError(f"the {sdk.__name__} installed here ({getattr(sdk, '__version__', 'unknown version')}) "
+                           f"is the TensorFlow 1.x package, which has no trace(): compile with "
+                           f"method='saved_model'")
     env = list(job.flags)
     inf1 = job.request.target.name == "inf1"
     if job.dynamic and inf1:
@@ -187,7 +191,7 @@ def _saved_model_compile(job: Job):
             if opts.get("signature_def_key"):
                 kwargs["signature_def_key"] = opts["signature_def_key"]
             kwargs["batch_size"] = prepared.batch
-            kwargs["compiler_args"] = job.flags
+            kwargs["compiler_args"] = list(job.flags)  # the SDK appends NEURON_CC_FLAGS to this list
             if job.dynamic:
                 kwargs["dynamic_batch_size"] = True
             for key in sorted(set(METHOD_OPTIONS["saved_model"]) & set(opts)):
@@ -204,6 +208,9 @@ def _saved_model_compile(job: Job):
             env = job.flags + (["--dynamic-batch-size"] if job.dynamic else [])
             if opts.get("compiler_workdir"):
                 env += ["--workdir", str(opts["compiler_workdir"])]
+        # recorded as given: tensorflow-neuron 1.x appends what it forwards from NEURON_CC_FLAGS to compiler_args
+        shown = {k: "<arrays>" if k == "model_feed_dict" else list(v) if isinstance(v, list) else v
+                 for k, v in kwargs.items()}
         job.request.progress(f"compiling with {sdk.__name__}.saved_model.compile")
         with flags_in_environment(env) as value:
             result = compile_fn(str(source), str(job.request.workdir / SAVED_MODEL_DIR), **kwargs)
@@ -213,7 +220,6 @@ def _saved_model_compile(job: Job):
         ratio = float(result["OnNeuronRatio"])
     except (TypeError, KeyError, ValueError):
         raise CompileError(f"{sdk.__name__}.saved_model.compile returned {result!r}, without OnNeuronRatio") from None
-    shown = {k: ("<arrays>" if k == "model_feed_dict" else v) for k, v in kwargs.items()}
     recorded = [f"{sdk.__name__}.saved_model.compile(model_dir, new_model_dir, "
                 + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"]
     if value:

@@ -414,3 +414,19 @@ def test_tf1_saved_model_compile_appends_the_environment_flags_to_the_callers_li
     assert mine == ["--fast-math", "none", "--fp32-cast", "matmult"]
     (call,) = tfn1_sim.calls
     assert call["kwargs"]["compiler_args"] == ["--fast-math", "none"] and call["tfn_args"]["must_compile"]
+
+
+def test_tensorflow_neuron_1x_has_no_trace_and_says_to_use_saved_model(tfn1_sim, model):
+    with pytest.raises(CompileError, match="TensorFlow 1.x package, which has no trace\\(\\).*method='saved_model'"):
+        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1")
+
+
+def test_the_tf1_compile_is_recorded_as_called_not_as_the_sdk_left_its_arguments(tfn1_sim, model, monkeypatch):
+    """tensorflow-neuron 1.x appends the flags it forwards from NEURON_CC_FLAGS to the compiler_args list."""
+    monkeypatch.setenv("NEURON_CC_FLAGS", "--enable-fast-context-switch")
+    art = neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1", method="saved_model")
+    (call,) = [c for c in tfn1_sim.calls if c["function"] == "saved_model.compile"]
+    assert call["kwargs"]["compiler_args"] == ["--fast-math", "none", "--fp32-cast", "matmult-bf16"]
+    compile_record, env_record = art.manifest.flags
+    assert "compiler_args=['--fast-math', 'none', '--fp32-cast', 'matmult-bf16']" in compile_record
+    assert env_record == "NEURON_CC_FLAGS=--enable-fast-context-switch"
