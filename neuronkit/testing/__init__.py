@@ -1,6 +1,8 @@
 """Helpers for testing neuronkit and its backends, built-in or third-party.
 
 - :class:`BackendConformance` / :class:`ConformanceCase`: the suite every backend runs.
+- :class:`NeuronConformance` / :class:`NeuronCase`: the suite every backend with a Neuron target
+  runs, against the simulated SDKs.
 - :func:`make_fake_host`: a directory that looks like a Neuron machine to device discovery.
 - pytest fixtures (installed as the ``neuronkit`` pytest plugin): ``fake_neuron_host``,
   ``clean_neuron_env``.
@@ -13,8 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conformance import BackendConformance, ConformanceCase, relative_error
+from .neuron_conformance import NeuronCase, NeuronConformance
 
-__all__ = ["BackendConformance", "ConformanceCase", "make_fake_host", "relative_error"]
+__all__ = ["BackendConformance", "ConformanceCase", "NeuronCase", "NeuronConformance", "make_fake_host",
+           "relative_error"]
 
 
 def make_fake_host(root, devices: int = 4, cores_per_device: int = 4, arch: str = "NCv1",

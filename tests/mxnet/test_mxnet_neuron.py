@@ -11,7 +11,7 @@ from conftest import calls, checkpoint, images, imperative, small_net
 
 import neuronkit
 from neuronkit import BackendUnavailable, CompileError, CoreSpecError
-from neuronkit.testing import relative_error
+from neuronkit.testing import NeuronCase, NeuronConformance, relative_error
 
 mx = pytest.importorskip("mxnet")
 
@@ -89,13 +89,6 @@ def test_real_neuron_subgraph_nodes_are_counted():
                         {"op": "relu", "name": "c", "attrs": {"mark": "1"}}]}
     assert neuron_placement(marked, "mark") == (2, ["sort"])
     assert neuron_placement(marked) == (0, ["relu", "sort", "relu"])
-
-
-def test_a_flag_neuron_cc_does_not_know_is_a_compile_error(mxn):
-    with pytest.raises(CompileError, match="unrecognized arguments: --no-such-flag"):
-        neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), target="inf1",
-                          compiler_args=["--no-such-flag"])
-
 
 def test_mxnet_1_5_is_used_when_mx_neuron_is_absent(contrib):
     model = small_net()
@@ -245,3 +238,10 @@ def test_mx_neuron_contexts_are_recorded_by_every_installed_simulation(mxn, cont
     mx.neuron(1)
     (mx_call,), (contrib_call,) = calls(mxn, "neuron"), calls(contrib, "neuron")
     assert mx_call is contrib_call and mx_call["module"] == "mxnet" and mx_call["args"] == (1,)
+
+
+class TestMxnetOnNeuron(NeuronConformance):
+    @pytest.fixture
+    def neuron_case(self):
+        return NeuronCase(framework="mxnet", make_model=small_net, make_inputs=images,
+                          sdks={"inf1": ("mx_neuron", "mx_neuron")})

@@ -11,11 +11,11 @@ import sys
 
 import numpy as np
 import pytest
-from tf_helpers import eager, images
+from tf_helpers import conv_model, eager, images
 
 import neuronkit
 from neuronkit import BackendUnavailable, CompileError, IncompatibleArtifact
-from neuronkit.testing import relative_error
+from neuronkit.testing import NeuronCase, NeuronConformance, relative_error
 
 tf = pytest.importorskip("tensorflow")
 
@@ -279,26 +279,6 @@ def test_tf2_trace_runs_neuron_cc_as_tensorflow_neuron_does(tfn_sim, model, clea
         tfn_sim.trace(model, tf.constant(images(1)))
     assert _trace_calls(tfn_sim)[-1]["error"].startswith("AssertionError")  # a call that raised is recorded
 
-
-def test_missing_sdk_names_the_package_and_repository(clean_neuron_env, model):
-    for module in ("tensorflow_neuron", "tensorflow.neuron", "tensorflow_neuronx"):
-        assert module not in sys.modules
-    for target, package in (("inf1", "tensorflow-neuron"), ("inf2", "tensorflow-neuronx")):
-        with pytest.raises(BackendUnavailable, match=package) as err:
-            neuronkit.compile(model, "tf", example_inputs=images(1), target=target)
-        assert "pip.repos.neuron.amazonaws.com" in str(err.value)
-
-
-def test_pypi_placeholder_is_treated_as_absent(clean_neuron_env, model, tmp_path, monkeypatch):
-    pkg = tmp_path / "tensorflow_neuron"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text('raise ImportError("WRONG PACKAGE. Please install the package from Neuron '
-                                     'Repository - pip.repos.neuron.amazonaws.com")\n')
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(BackendUnavailable, match="placeholder"):
-        neuronkit.compile(model, "tf", example_inputs=images(1), target="inf1")
-
-
 def test_unknown_neuron_option(tfn_sim, tfnx_sim, model):
     x = images(1)
     with pytest.raises(CompileError, match="no compile option 'fallback'"):
@@ -430,3 +410,13 @@ def test_the_tf1_compile_is_recorded_as_called_not_as_the_sdk_left_its_arguments
     compile_record, env_record = art.manifest.flags
     assert "compiler_args=['--fast-math', 'none', '--fp32-cast', 'matmult-bf16']" in compile_record
     assert env_record == "NEURON_CC_FLAGS=--enable-fast-context-switch"
+
+
+class TestTfOnNeuron(NeuronConformance):
+    @pytest.fixture
+    def neuron_case(self):
+        return NeuronCase(framework="tf", make_model=conv_model, make_inputs=lambda batch: (images(batch),),
+                          sdks={"inf1": ("tensorflow_neuron", "tensorflow-neuron"),
+                                "inf2": ("tensorflow_neuronx", "tensorflow-neuronx"),
+                                "trn1": ("tensorflow_neuronx", "tensorflow-neuronx")},
+                          explicit_fp32_cast=True)

@@ -3,7 +3,7 @@ import pytest
 from conftest import eager, images, small_net
 
 import neuronkit
-from neuronkit import BackendUnavailable, CompileError, InputError
+from neuronkit import CompileError, InputError
 from neuronkit.testing import BackendConformance, ConformanceCase, relative_error
 
 torch = pytest.importorskip("torch")
@@ -91,30 +91,6 @@ def test_bad_compile_requests_say_what_to_do(kwargs, message):
 def test_a_model_that_fails_to_run_is_a_compile_error():
     with pytest.raises(CompileError, match="torch backend failed to compile the model: RuntimeError"):
         neuronkit.compile(small_net(), "torch", example_inputs=(np.ones((1, 4, 32, 32), np.float32),))
-
-
-def test_missing_neuron_sdk_names_the_package_and_repository():
-    with pytest.raises(BackendUnavailable, match="torch_neuron is not installed.*pip install torch-neuron "
-                                                 "--extra-index-url=https://pip.repos.neuron.amazonaws.com"):
-        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1")
-
-
-def test_pypi_placeholder_is_recognised(monkeypatch):
-    import sys
-
-    def fail(*args, **kwargs):
-        raise ImportError("WRONG PACKAGE. Please install the package from Neuron Repository - "
-                          "pip.repos.neuron.amazonaws.com")
-
-    monkeypatch.delitem(sys.modules, "torch_neuronx", raising=False)
-    import importlib
-
-    real = importlib.import_module
-    monkeypatch.setattr(importlib, "import_module",
-                        lambda name, *a: fail() if name == "torch_neuronx" else real(name, *a))
-    with pytest.raises(BackendUnavailable, match="PyPI placeholder.*pip install torch-neuronx"):
-        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2")
-
 
 def test_inductor_compiles_a_dynamic_batch_from_a_batch_1_example():
     # torch.export specialises a size-1 dimension: the batch-1 example most users pass must still work.

@@ -9,7 +9,7 @@ from conftest import eager, images, small_net
 
 import neuronkit
 from neuronkit import CompileError
-from neuronkit.testing import relative_error
+from neuronkit.testing import NeuronCase, NeuronConformance, relative_error
 from neuronkit.testing.sim import installed
 
 torch = pytest.importorskip("torch")
@@ -72,13 +72,6 @@ def test_strict_fails_instead_of_leaving_operators_on_the_cpu(tn):
     art = neuronkit.compile(WithUnsupportedOp(), "torch", example_inputs=x, target="inf1")  # allowed, and reported
     assert art.manifest.report.unsupported_ops == ("aten::sort",) and art.manifest.report.on_target_ratio < 1
 
-
-def test_a_flag_neuron_cc_does_not_know_is_a_compile_error(tn):
-    with pytest.raises(CompileError, match="unrecognized arguments: --no-such-flag"):
-        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1",
-                          compiler_args=["--no-such-flag"])
-
-
 def test_the_simulation_forwards_unknown_keywords_to_torch_jit_trace_which_refuses_them(tn):
     with pytest.raises(TypeError):
         tn.trace(small_net(), torch.zeros(1, 3, 32, 32), not_a_trace_option=True)
@@ -104,15 +97,6 @@ def test_inf1_count_of_cores_becomes_num_cores(tn, fake_neuron_host):
     with neuronkit.load(art, cores=2, group_size=1):
         assert [c["env"].get("NEURON_RT_NUM_CORES") for c in calls(tn, "DataParallel")] == ["2", "2"]
 
-
-def test_inf1_artifact_refuses_a_host_without_neuron_cores(tn, clean_neuron_env, tmp_path):
-    clean_neuron_env.setenv("NEURONKIT_SYSROOT", str(tmp_path))
-    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1")
-    with pytest.raises(neuronkit.IncompatibleArtifact, match="inf1 needs NeuronCore-v1"):
-        neuronkit.load(art)
-    assert calls(tn, "DataParallel") == []
-
-
 @pytest.mark.parametrize("target, precision, cast", [
     ("inf2", "fp32", ["--auto-cast", "none"]),
     ("inf2", "bf16", ["--auto-cast", "all", "--auto-cast-type", "bf16"]),
@@ -132,12 +116,6 @@ def test_neuronx_load_uses_data_parallel_with_dynamic_batching(tnx, fake_neuron_
         assert [(c["device_ids"], c["set_dynamic_batching"]) for c in calls(tnx, "DataParallel")] == [
             ([0], True), ([1], True)]
         assert rt(images(3)).shape == (3, 10)
-
-
-def test_neuronx_has_no_pipeline_cores(tnx):
-    with pytest.raises(CompileError, match="compiler pipelines \\(inf1: neuron-cc\\)"):
-        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2", pipeline_cores=2)
-
 
 def test_analyze_model_counts_primitives_as_the_documented_output_does(tn):
     """"100.00% of all operations (including primitives) (1645 of 1645)": prim::Constant and
@@ -218,3 +196,11 @@ def test_the_simulated_data_parallel_enforces_the_documented_batch_rule(tn):
     dynamic = tn.DataParallel(traced, device_ids=[0, 1])  # dynamic batching on: any batch, in chunks of 2
     assert dynamic(torch.zeros(3, 3, 32, 32)).shape == (3, 10)
     assert calls(tn, "forward")[-1]["chunks"] == [2, 2]
+
+
+class TestTorchOnNeuron(NeuronConformance):
+    @pytest.fixture
+    def neuron_case(self):
+        return NeuronCase(framework="torch", make_model=small_net, make_inputs=images,
+                          sdks={"inf1": ("torch_neuron", "torch-neuron"), "inf2": ("torch_neuronx", "torch-neuronx"),
+                                "trn1": ("torch_neuronx", "torch-neuronx")})

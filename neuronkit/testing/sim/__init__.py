@@ -15,7 +15,8 @@ to a simulated SDK function, in order, made by :func:`recorder`::
      "args": (model, example_inputs),                  # positional arguments, as the caller passed them
      "kwargs": {"compiler_args": [...]},               # keyword arguments, as the caller passed them
      "env": {"NEURON_CC_FLAGS": "..."},                # the NEURON* variables the call saw
-     ...}                                              # what the simulated SDK made of them (parsed flags...)
+     "compiler": {"name": "neuron-cc", "fast_math": ["none"], ...},  # a compile: the command line as parsed
+     ...}                                              # what the simulated SDK made of them
 
 A call that raised is recorded too, with ``"error": "Type: message"``. ``module.reset()`` empties
 ``module.calls``. ``install()`` puts a module in ``sys.modules``; :func:`installed` does that for
@@ -159,6 +160,15 @@ def check_neuron_cc_args(args) -> argparse.Namespace:
     for group in groups:
         if len(group & set(values)) > 1:
             parser.error(f"--fast-math values {sorted(group & set(values))} are mutually exclusive")
+    return _noted_compiler("neuron-cc", ns)
+
+
+def _noted_compiler(name: str, ns: argparse.Namespace) -> argparse.Namespace:
+    """Every simulated compile records the command line its compiler parsed under one key, ``compiler``
+    (``{"name": "neuron-cc", "fast_math": [...], ...}``): the right-most of repeated flags, as the CLI takes it."""
+    entry = _current_call.get(None)
+    if entry is not None:
+        entry["compiler"] = {"name": name, **vars(ns)}
     return ns
 
 
@@ -210,7 +220,7 @@ def check_neuronx_cc_args(args, release: tuple = (2, 21)) -> argparse.Namespace:
             ns.lnc = 2 if ns.target == "trn2" else 1  # "trn2 only; default 2"
         elif ns.lnc == 2 and ns.target in ("inf2", "trn1", "trn1n"):
             parser.error(f"[NCC_EARG001] --logical-nc-config 2 is for trn2, not {ns.target}")
-    return ns
+    return _noted_compiler("neuronx-cc", ns)
 
 
 def visible_core_count() -> int | None:
