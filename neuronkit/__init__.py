@@ -29,12 +29,21 @@ from .hookspecs import hookimpl  # noqa: E402
 from .interfaces import Compiler, CompileRequest, CompileResult, Replica  # noqa: E402
 from .plugins import get_backends  # noqa: E402
 from .runtime import Runtime  # noqa: E402
-from .types import BackendSpec, CompileReport, Component, EngineSpec, Option, Preprocess, TensorSpec  # noqa: E402
+from .types import (  # noqa: E402
+    BackendSpec,
+    CompileReport,
+    Component,
+    EngineSpec,
+    ExportFormat,
+    Option,
+    Preprocess,
+    TensorSpec,
+)
 
 __all__ = [
     "Artifact", "ArtifactError", "BackendNotFound", "BackendSpec", "BackendUnavailable", "CompileError",
     "CompileReport", "CompileRequest", "CompileResult", "Compiler", "Component", "CoreGroup", "CoreSpecError",
-    "EngineSpec", "IncompatibleArtifact", "InputError", "Manifest", "NeuronkitError", "Option", "PluginError",
-    "Preprocess", "Replica", "Runtime", "RuntimeClosed", "TensorSpec", "compile", "get_backends", "hookimpl", "load",
-    "open_artifact",
+    "EngineSpec", "ExportFormat", "IncompatibleArtifact", "InputError", "Manifest", "NeuronkitError", "Option",
+    "PluginError", "Preprocess", "Replica", "Runtime", "RuntimeClosed", "TensorSpec", "compile", "get_backends",
+    "hookimpl", "load", "open_artifact",
 ]

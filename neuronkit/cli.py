@@ -249,6 +249,40 @@ def inspect(artifact, as_json):
         _print_manifest(art.manifest)
 
 
+class _ExportCommand(click.Command):
+    """``export``'s ``--FORMAT DEST`` options come from the plugins' export formats, read when it is used."""
+
+    def get_params(self, ctx):
+        formats = plugins.get_export_formats().values()
+        extra = [click.Option([f"--{f.name}", f"to_{f.name.replace('-', '_')}"], type=click.Path(), metavar="DEST",
+                              help=f.help + (f" (artifacts of the {', '.join(f.backends)} backend)" if f.backends
+                                             else "")) for f in formats]
+        return super().get_params(ctx)[:-1] + extra + super().get_params(ctx)[-1:]  # --help stays last
+
+
+@cli.command(cls=_ExportCommand)
+@click.argument("artifact", type=click.Path(exists=True))
+@click.option("--version", "version", type=click.IntRange(min=0), default=None,
+              help="Version number, for layouts that keep versions (default: the next free one).")
+def export(artifact, version, **destinations):
+    """Lay an artifact out for another server or tool: one --FORMAT DEST (see the options below)."""
+    from .artifact import open_artifact
+
+    formats = plugins.get_export_formats()
+    chosen = {name[3:].replace("_", "-"): dest for name, dest in destinations.items() if dest is not None}
+    if len(chosen) != 1:
+        known = ", ".join(f"--{n}" for n in formats) or "none: install a plugin that provides one (the tf backend)"
+        raise click.UsageError(f"give exactly one export format; the installed ones are: {known}")
+    (name, dest), = chosen.items()
+    fmt = formats[name]
+    art = open_artifact(artifact)
+    if fmt.backends and art.backend not in fmt.backends:
+        raise NeuronkitError(f"--{name} takes artifacts of the {', '.join(fmt.backends)} backend; this one was "
+                             f"compiled by the {art.backend} backend")
+    for line in plugins.load_object(fmt.exporter)(art, dest, version):
+        console.print(line, soft_wrap=True, highlight=False)
+
+
 def _print_manifest(m) -> None:
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")

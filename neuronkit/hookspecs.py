@@ -42,3 +42,12 @@ def neuronkit_register_commands(cli: Any) -> None:
 
     :param cli: the :class:`click.Group` behind the ``neuronkit`` command; call ``cli.command()``.
     """
+
+
+@hookspec
+def neuronkit_export_formats() -> list:
+    """Register layouts that ``neuronkit export ART --NAME DEST`` writes (``--tf-serving``, say).
+
+    :return: a list of :class:`neuronkit.ExportFormat`. Names are checked across plugins as
+        backend names are.
+    """

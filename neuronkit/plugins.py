@@ -18,7 +18,7 @@ import importlib.util
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pluggy
@@ -26,7 +26,7 @@ import pluggy
 from . import hookspecs
 from .engines import HOST_ENGINES
 from .errors import BackendNotFound, BackendUnavailable, PluginError
-from .types import BackendSpec, normalise_name
+from .types import BackendSpec, ExportFormat, normalise_name
 
 ENTRY_POINT_GROUP = "neuronkit"
 
@@ -41,7 +41,7 @@ class PluginInfo:
 
 _pm: pluggy.PluginManager | None = None
 _infos: dict = {}
-_backends: dict | None = None
+_cache: dict = {}  # what the hooks registered ("backends", "export_formats"), until plugins change
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -57,8 +57,9 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 def reset() -> None:
     """Forget loaded plugins so the next use loads them again (after installing one, in tests)."""
-    global _pm, _backends
-    _pm, _backends = None, None
+    global _pm
+    _pm = None
+    _cache.clear()
     _infos.clear()
     _unmatched.clear()
     importlib.invalidate_caches()
@@ -66,7 +67,6 @@ def reset() -> None:
 
 def register(plugin: Any, name: str) -> None:
     """Register a plugin object in this process (tests, notebooks); undo with :func:`unregister`."""
-    global _backends
     pm = get_plugin_manager()
     pm.register(plugin, name=name)
     try:
@@ -75,14 +75,13 @@ def register(plugin: Any, name: str) -> None:
         pm.unregister(name=name)
         raise PluginError(f"plugin {name!r}: {exc}") from None
     _infos[name] = PluginInfo(name, distribution="(registered in process)")
-    _backends = None
+    _cache.clear()
 
 
 def unregister(name: str) -> None:
-    global _backends
     get_plugin_manager().unregister(name=name)
     _infos.pop(name, None)
-    _backends = None
+    _cache.clear()
 
 
 def _switch(var: str) -> set | None:
@@ -190,9 +189,8 @@ def plugins() -> list:
 
 def get_backends() -> dict:
     """All registered backends by name (``BackendSpec.plugin`` says which plugin gave each)."""
-    global _backends
-    if _backends is not None:
-        return _backends
+    if "backends" in _cache:
+        return _cache["backends"]
     pm = get_plugin_manager()
     found: dict = {}
     owners: dict = {}  # name or alias -> (backend, plugin)
@@ -220,13 +218,38 @@ def get_backends() -> dict:
                     )
                 owners[key] = (spec.name, spec.plugin)
             found[spec.name] = spec
-    _backends = found
+    _cache["backends"] = found
+    return found
+
+
+def get_export_formats() -> dict:
+    """Every registered export format by name; a name two plugins register keeps the first, with a warning."""
+    if "export_formats" in _cache:
+        return _cache["export_formats"]
+    found: dict = {}
+    for impl in get_plugin_manager().hook.neuronkit_export_formats.get_hookimpls():  # in registration order
+        info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
+        try:
+            formats = list(impl.function() or ())
+        except (Exception, SystemExit) as exc:
+            _skip(info, f"its neuronkit_export_formats hook raised {type(exc).__name__}: {exc}")
+            continue
+        if not all(isinstance(f, ExportFormat) for f in formats):
+            _skip(info, "its neuronkit_export_formats hook returned something other than neuronkit.ExportFormat "
+                        "objects; report this to the plugin's authors")
+            continue
+        for fmt in formats:
+            fmt = replace(fmt, plugin=info.distribution or impl.plugin_name)
+            if fmt.name in found:
+                _warn(info, f"its export format --{fmt.name} clashes with the one from {found[fmt.name].plugin}, "
+                            f"which is kept; uninstall one of the two to choose")
+                continue
+            found[fmt.name] = fmt
+    _cache["export_formats"] = found
     return found
 
 
 def _with_plugin(spec: BackendSpec, plugin: str) -> BackendSpec:
-    from dataclasses import replace
-
     return replace(spec, plugin=plugin).with_engines(HOST_ENGINES)
 
 

@@ -85,6 +85,28 @@ class Option:
 
 
 @dataclass(frozen=True)
+class ExportFormat:
+    """A layout ``neuronkit export ART --NAME DEST`` writes, registered by ``neuronkit_export_formats``.
+
+    :param name: the option's name (``"tf-serving"`` gives ``--tf-serving DEST``).
+    :param help: one line for ``neuronkit export --help``.
+    :param exporter: import path ``"module:function"`` of ``export(artifact, dest, version) -> list[str]``
+        (``version`` is ``None`` unless the user passed ``--version``); it returns lines to print.
+    :param backends: the backends whose artifacts it takes; empty for any.
+    :param plugin: filled in by neuronkit: the plugin (distribution) that registered it.
+    """
+
+    name: str
+    help: str
+    exporter: str
+    backends: tuple[str, ...] = ()
+    plugin: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "name", normalise_name(self.name))
+
+
+@dataclass(frozen=True)
 class BackendSpec:
     """One backend, as registered by the ``neuronkit_backends`` hook.
 

@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from neuronkit import BackendSpec, EngineSpec, Option, hookimpl
+from neuronkit import BackendSpec, EngineSpec, ExportFormat, Option, hookimpl
 
 NEURON = ("inf1", "inf2", "trn1")
 _TF = {"requires": ("tensorflow",), "install_hint": 'pip install "neuronkit[tf]"'}
@@ -79,24 +79,9 @@ def neuronkit_claim_model(model):
 
 
 @hookimpl
-def neuronkit_register_commands(cli):
-    import click
-
-    @cli.command("export")
-    @click.argument("artifact", type=click.Path(exists=True))
-    @click.option("--tf-serving", "tf_serving", required=True, type=click.Path(),
-                  help="TensorFlow Serving base path: writes BASE/<version>/saved_model.pb and variables/.")
-    @click.option("--version", "version", type=int, default=None,
-                  help="Version folder number (default: the next free one, starting at 1).")
-    def export_cmd(artifact, tf_serving, version):
-        """Lay a TensorFlow artifact out as TensorFlow Serving expects (BASE/N/saved_model.pb)."""
-        from neuronkit import open_artifact
-        from neuronkit_tf.serving import export_tf_serving, server_command
-
-        art = open_artifact(artifact)
-        path = export_tf_serving(art, tf_serving, version=version)
-        click.echo(f"wrote {path}")
-        click.echo(f"serve it with: {server_command(art, tf_serving)}")
+def neuronkit_export_formats():
+    return [ExportFormat("tf-serving", "TensorFlow Serving base path: writes DEST/<version>/saved_model.pb and "
+                                       "variables/", "neuronkit_tf.serving:export", backends=("tf",))]
 
 
 def tiny_model():

@@ -68,3 +68,9 @@ def server_command(artifact: Artifact | str | os.PathLike, base: str | os.PathLi
     base = Path(base).absolute()
     return (f"{SERVERS.get(art.target, 'tensorflow_model_server')} --port=8500 --rest_api_port=8501 "
             f"--model_name={name or base.name} --model_base_path={base}")
+
+
+def export(artifact: Artifact, base: str, version: int | None = None) -> list:
+    """``neuronkit export ART --tf-serving BASE [--version N]``: what to print."""
+    path = export_tf_serving(artifact, base, version=version)
+    return [f"wrote {path}", f"serve it with: {server_command(artifact, base)}"]

@@ -14,7 +14,8 @@ TESTS = "\n".join(p.read_text() for p in Path(__file__).resolve().parents[1].rgl
 
 
 def test_there_are_hooks():
-    assert HOOKS == ["neuronkit_backends", "neuronkit_claim_model", "neuronkit_register_commands"]
+    assert HOOKS == ["neuronkit_backends", "neuronkit_claim_model", "neuronkit_export_formats",
+                     "neuronkit_register_commands"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

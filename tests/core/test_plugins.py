@@ -53,6 +53,43 @@ def test_hook_neuronkit_register_commands():
         cli.commands.pop("hello-test", None)
 
 
+def write_listing(artifact, dest, version):
+    """An export format's exporter, for the test below: the artifact's files, one per line."""
+    Path(dest).write_text("\n".join(sorted(artifact.manifest.files)) + f"\nversion {version}\n")
+    return [f"listed {artifact.backend} into {dest}"]
+
+
+def export_plugin(names, backends=()):
+    class Plugin:
+        @neuronkit.hookimpl
+        def neuronkit_export_formats(self):
+            return [neuronkit.ExportFormat(n, f"a listing ({n})", f"{__name__}:write_listing", backends)
+                    for n in names]
+    return Plugin()
+
+
+def test_hook_neuronkit_export_formats(artifact, tmp_path):
+    path = artifact.save(tmp_path / "m.nk")
+    plugins.register(export_plugin(["listing-test"]), name="export-test")
+    plugins.register(export_plugin(["listing-test", "tf-only-test"], backends=("tf",)), name="export-clash-test")
+    try:
+        with pytest.warns(RuntimeWarning, match="export format --listing-test clashes with the one from"):
+            formats = plugins.get_export_formats()
+        assert formats["listing-test"].backends == () and formats["tf-only-test"].backends == ("tf",)
+        listing = str(tmp_path / "l.txt")
+        out = CliRunner().invoke(cli, ["export", str(path), "--listing-test", listing, "--version", "3"])
+        assert out.exit_code == 0 and f"listed onnx into {tmp_path / 'l.txt'}" in out.output
+        assert (tmp_path / "l.txt").read_text().splitlines() == ["model.onnx", "version 3"]
+        assert "--listing-test DEST" in CliRunner().invoke(cli, ["export", "--help"]).output
+        out = CliRunner().invoke(cli, ["export", str(path), "--tf-only-test", str(tmp_path / "x")])
+        assert out.exit_code == 1 and "--tf-only-test takes artifacts of the tf backend" in out.output
+        out = CliRunner().invoke(cli, ["export", str(path)])
+        assert out.exit_code == 2 and "give exactly one export format" in out.output and "--listing-test" in out.output
+    finally:
+        plugins.unregister("export-test")
+        plugins.unregister("export-clash-test")
+
+
 def test_plugin_commands_that_clash_are_reported_and_the_first_kept():
     import click
 
