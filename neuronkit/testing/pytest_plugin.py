@@ -10,6 +10,9 @@ from neuronkit import cores
 from neuronkit.testing import make_fake_host
 
 NEURON_VARS = ("NEURON_RT_VISIBLE_CORES", "NEURON_RT_NUM_CORES", "NEURONCORE_GROUP_SIZES", "NEURON_CC_FLAGS")
+#: Every variable neuronkit or a backend sets: the Neuron ones, and the thread counts a framework reads
+#: once per process (the mxnet backend sets them before mxnet is imported).
+WATCHED_VARS = NEURON_VARS + ("OMP_NUM_THREADS", "MXNET_CPU_WORKER_NTHREADS")
 
 
 @pytest.fixture
@@ -28,18 +31,20 @@ def clean_neuron_env(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _neuron_env_left_as_found(request):
-    """Fail a test that leaves a Neuron runtime variable changed: the runtime reads them once per
-    process, so a leaked one silently moves every later test's cores. Use ``clean_neuron_env``."""
-    before = {var: os.environ.get(var) for var in NEURON_VARS}
+    """Fail a test that leaves a variable neuronkit sets changed: the Neuron runtime and the frameworks
+    read them once per process, so a leaked one silently moves every later test's cores or threads.
+    Use ``clean_neuron_env`` (or pytest's ``monkeypatch``)."""
+    before = {var: os.environ.get(var) for var in WATCHED_VARS}
     yield
-    changed = sorted(var for var in NEURON_VARS if os.environ.get(var) != before[var])
+    changed = sorted(var for var in WATCHED_VARS if os.environ.get(var) != before[var])
     if changed:
         for var in changed:  # put it back, so one leak does not fail every test after it
             os.environ.pop(var, None)
             if before[var] is not None:
                 os.environ[var] = before[var]
         pytest.fail(f"{request.node.nodeid} left {', '.join(changed)} changed; load Neuron artifacts inside the "
-                    f"clean_neuron_env (or fake_neuron_host) fixture, which undoes them", pytrace=False)
+                    f"clean_neuron_env (or fake_neuron_host) fixture, which undoes them, and set thread variables "
+                    f"with monkeypatch", pytrace=False)
 
 
 @pytest.fixture
