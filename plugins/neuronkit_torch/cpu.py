@@ -7,7 +7,7 @@
 - ``inductor``: ``torch.export`` (free batch axis) + AOTInductor ``aoti_compile_and_package``: a
   self-contained ``.pt2`` of generated C++ (fp32; compiling takes tens of seconds).
 
-The engine defaults come from environment.md's figures (AMX machine) and docs/performance.md.
+The engine defaults come from the measurements in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 - inf1: ``torch.neuron.analyze_model(model, example_inputs)`` for the operator report, then
   ``torch.neuron.trace(model, example_inputs, compiler_args=[...], dynamic_batch_size=...,
-  fallback=...)`` (neuron-sdk-reference.md §1), saved with ``torch.jit.save``.
-- inf2/trn1: ``torch_neuronx.trace(model, example_inputs, compiler_args=[...])`` (§7).
+  fallback=...)`` (NSDK ``archive/torch-neuron/api-compilation-python-api.rst``), saved with
+  ``torch.jit.save``.
+- inf2/trn1: ``torch_neuronx.trace(model, example_inputs, compiler_args=[...])`` (NSDK
+  ``frameworks/torch/torch-neuronx/api-reference-guide/inference/api-torch-neuronx-trace.rst``).
 - Loading: ``import torch_neuron`` (or ``torch_neuronx``) before ``torch.jit.load`` (else ``Unknown
   builtin op: neuron::forward``), then the SDK's ``DataParallel`` over the group's process-relative
   cores. The core set ``NEURON_RT_*`` before any of this, as the runtime requires.

@@ -5,8 +5,7 @@ Each module stands in for one SDK package (``torch_neuron``, ``torch_neuronx``,
 ``mxnet.contrib.neuron``): it exposes the documented functions with the documented signatures and
 defaults, rejects arguments the real one rejects, and returns a model that runs on the host.
 Every simulated function names, in its docstring, the document it follows: paths in the
-``aws-neuron/aws-neuron-sdk`` repository (NSDK), in ``aws-neuron/aws-neuron-tensorflow`` (TFSRC),
-or sections of neuron-sdk-reference.md.
+``aws-neuron/aws-neuron-sdk`` repository (NSDK) or in ``aws-neuron/aws-neuron-tensorflow`` (TFSRC).
 
 Recorded calls, one convention for every module: ``module.calls`` is a list with one dict per call
 to a simulated SDK function, in order, made by :func:`recorder`::
@@ -131,7 +130,7 @@ FP32_CAST_VALUES = ("all", "matmult", "matmult-fp16", "matmult-bf16", "all-fp16"
 def check_neuron_cc_args(args) -> argparse.Namespace:
     """Validate arguments as ``neuron-cc compile`` would.
 
-    Doc: NSDK ``compiler/neuron-cc/command-line-reference.rst`` (neuron-sdk-reference.md §4.1-4.3).
+    Doc: NSDK ``compiler/neuron-cc/command-line-reference.rst``.
     The frameworks add ``--framework``, ``--io-config``, ``--output`` and ``--pipeline compile
     SaveTemps`` themselves (the torch-neuron log in OLD ``getting_started.rst``; TFSRC
     ``python/graph_util.py`` and ``python/neuron_cc_hlo.py``), and users pass ``--pipeline`` too
@@ -254,7 +253,7 @@ class DataParallel:
 
     Doc: NSDK ``archive/torch-neuron/api-torch-neuron-dataparallel-api.rst`` and
     ``frameworks/torch/torch-neuronx/api-reference-guide/inference/api-torch-neuronx-data-parallel.rst``
-    (reference §1.5, §7.1) and the dynamic-batching examples beside them (a model traced at batch 1
+    and the dynamic-batching examples beside them (a model traced at batch 1
     runs batches 2-6): ``device_ids`` are process-relative cores (default: all the process has);
     with dynamic batching (on for ``dim=0``) any batch runs, cut into chunks of the compiled batch
     (the simulation pads the last one), or of ``split_size`` for a model that takes any batch; with it

@@ -3,7 +3,7 @@
 Nothing here runs on Inferentia. Its MXNet 1.5 sibling is
 :mod:`neuronkit.testing.sim.mxnet_contrib_neuron` (``mxnet.contrib.neuron``).
 
-Documented API (neuron-sdk-reference.md §3.2-3.4):
+Documented API:
 
 - ``compile(obj, args=None, aux=None, inputs=None, **compile_args)``: ``obj`` is a Symbol (returns
   ``(sym, args, aux)``) or a ``gluon.HybridBlock`` (returns the partitioned block).
@@ -230,7 +230,7 @@ def neuron(device_id: int = 0):
 
     Doc: NSDK ``archive/appnotes/mxnet-neuron/flex-eg.rst`` (runtime 2.x: first core), OLD
     ``.../mxnet-neuron/tutorials/tutorial-neuroncore-groups.rst`` (runtime 1.x: group index), NSDK
-    ``neuron-runtime/api/nrt_status.rst`` (status 9); reference §3.4.
+    ``neuron-runtime/api/nrt_status.rst`` (status 9).
     """
     import mxnet as mx
 

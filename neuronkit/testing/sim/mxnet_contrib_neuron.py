@@ -1,6 +1,6 @@
 """A SIMULATED ``mxnet.contrib.neuron`` (MXNet 1.5, mxnet-neuron) for tests; not the AWS Neuron SDK.
 
-Documented API (neuron-sdk-reference.md §3.1): ``compile(sym, args, aux, inputs, **compile_args)``
+Documented API: ``compile(sym, args, aux, inputs, **compile_args)``
 for Symbols only, ``compile_args`` keys ``'flags'``, ``'excl_node_names'`` and neuron-cc options
 (``'--neuroncore-pipeline-cores': N``, ``'--verbose': 2``...); returns ``(sym, args, aux)``. MXNet
 1.5 runs only on Neuron runtime 1.x (``neuron-rtd``, ``NEURONCORE_GROUP_SIZES``), where

@@ -1,7 +1,7 @@
 """A SIMULATED tensorflow-neuron (``tensorflow.neuron`` / ``tensorflow_neuron``) for tests.
 
 This is **not** the AWS Neuron SDK and never touches Inferentia. It exposes the documented
-functions with the documented signatures and defaults (neuron-sdk-reference.md §2), parses
+functions with the documented signatures and defaults, parses
 ``NEURON_CC_FLAGS`` as tensorflow-neuron does, validates the neuron-cc command it would run,
 records every call (``calls``, the convention in :mod:`neuronkit.testing.sim`), and produces a
 model that runs on the host: the traced function with its variables frozen into constants (as the
@@ -135,7 +135,7 @@ def parse_tf1_neuron_cc_flags():
     """tensorflow-neuron 1.x's split of NEURON_CC_FLAGS: it keeps ``--must-compile``, ``--workdir``
     and ``--verbose`` (an int) and appends everything else to ``compiler_args`` for neuron-cc.
 
-    Doc: TFSRC ``python/graph_util.py`` ``inference_graph_from_session``; reference §2.1.
+    Doc: TFSRC ``python/graph_util.py`` ``inference_graph_from_session``.
     """
     parser = _Parser(prog="NEURON_CC_FLAGS")
     parser.add_argument("--must-compile", action="store_true")
@@ -157,7 +157,8 @@ def hlo_neuron_cc_command(tfn_args) -> list:
 
     Doc: TFSRC ``python/neuron_cc_hlo.py`` ``hlo_opt_to_neff_bytes``: ``--fast-math=none`` and the
     parsed ``--fp32-cast`` (default ``matmult-fp16``) come first, so a user's ``--fast-math``
-    alone does not change the cast (an explicit ``--fp32-cast`` overrides it: reference §4.2).
+    alone does not change the cast (an explicit ``--fp32-cast`` overrides it: NSDK
+    ``compiler/neuron-cc/command-line-reference.rst``).
     """
     command = ["--framework", "XLA", f"--verbose={tfn_args.verbose or 35}", "--pipeline", "compile", "SaveTemps",
                "--output", "hlo_module.neff", "--fast-math=none", f"--fp32-cast={tfn_args.fp32_cast}"]
@@ -276,7 +277,7 @@ def trace(func, example_inputs, subgraph_builder_function=None):
     """``tfn.trace`` (2.x): compile ``func`` for Inferentia (SIMULATED). Flags come only from NEURON_CC_FLAGS.
 
     Doc: NSDK ``archive/tensorflow/tensorflow-neuron/api-tracing-python-api.rst``; TFSRC
-    ``python/_trace.py`` (reference §2.2).
+    ``python/_trace.py``.
     """
     tfn_args, compiler_args = parse_neuron_cc_flags()
     check_extract_weights(tfn_args, "inf1", "tensorflow_neuron")
@@ -294,7 +295,7 @@ def trace(func, example_inputs, subgraph_builder_function=None):
 def analyze_model(func, example_inputs):
     """``tfn.analyze_model`` (2.x): operator support of ``func`` (SIMULATED support list).
 
-    Doc: NSDK ``archive/tensorflow/tensorflow-neuron/api-tfn-analyze-model-api.rst`` (reference §2.3).
+    Doc: NSDK ``archive/tensorflow/tensorflow-neuron/api-tfn-analyze-model-api.rst``.
     """
     import tensorflow as tf
 
@@ -324,7 +325,7 @@ def auto_multicore(model, example_inputs, num_cores=1):
     """``tfn.auto_multicore`` (beta): replicate a traced model over ``num_cores`` (recorded; SIMULATED).
 
     Doc: NSDK ``archive/tensorflow/tensorflow-neuron/api-auto-replication-api.rst``; TFSRC
-    ``python/multicore.py`` (reference §2.4).
+    ``python/multicore.py``.
     """
     if not isinstance(model, aws_neuron_model_class()):
         raise ValueError("Invalid model is not AwsNeuronModel")
@@ -395,7 +396,7 @@ def _compile_v1(model_dir, new_model_dir, batch_size=1, model_shape_feed_dict=No
 
     Doc: TFSRC ``python/saved_model.py`` (the signature) and ``python/graph_util.py``
     (``**kwargs`` go to ``inference_graph_from_session``; NEURON_CC_FLAGS); NSDK
-    ``archive/tensorflow/tensorflow-neuron/api-compilation-python-api.rst`` (reference §2.1). The
+    ``archive/tensorflow/tensorflow-neuron/api-compilation-python-api.rst``. The
     neuron-cc flags in NEURON_CC_FLAGS are appended to the caller's ``compiler_args`` list itself. neuron-cc
     runs as TFSRC ``graph_util.py`` calls it: ``--framework TENSORFLOW --pipeline compile SaveTemps
     --output ... --io-config ...`` then ``compiler_args``. When it fails, the subgraph stays on the
@@ -463,7 +464,7 @@ def _compile_v1(model_dir, new_model_dir, batch_size=1, model_shape_feed_dict=No
 def _compile_v2(model_dir, new_model_dir, tags=None, model_feed_dict=None):
     """``tfn.saved_model.compile`` in tensorflow-neuron 2.x (SIMULATED): traces the serving signature.
 
-    Doc: TFSRC ``python/saved_model_v2.py`` (reference §2.2): warns, calls ``trace`` (so flags come
+    Doc: TFSRC ``python/saved_model_v2.py``: warns, calls ``trace`` (so flags come
     from NEURON_CC_FLAGS), returns ``{'OnNeuronRatio': r}``.
     """
     import tensorflow as tf

@@ -2,7 +2,7 @@
 
 **Not** the AWS Neuron SDK; nothing runs on Inferentia2 or Trainium. ``trace(func, example_inputs,
 subgraph_builder_function=None)`` has the same contract as tensorflow-neuron's ``tfn.trace``
-(neuron-sdk-reference.md §7.2): compiler flags come only from ``NEURON_CC_FLAGS``; the special
+(the documents each function below cites): compiler flags come only from ``NEURON_CC_FLAGS``; the special
 flags ``--workdir``, ``--dynamic-batch-size`` and ``--extract-weights`` are the package's own, the
 rest is validated as the ``neuronx-cc compile`` of :data:`SDK_RELEASE` would. The returned model
 runs the frozen traced graph on the host and carries ``.on_neuron_ratio``. Calls are recorded in

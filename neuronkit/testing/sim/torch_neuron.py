@@ -1,6 +1,6 @@
 """A SIMULATED torch-neuron (``torch_neuron`` / ``torch.neuron``) for tests; not the AWS Neuron SDK.
 
-Documented API (neuron-sdk-reference.md §1): ``trace(model, example_inputs, **kwargs)`` with the
+Documented API: ``trace(model, example_inputs, **kwargs)`` with the
 documented keyword arguments and defaults, any other keyword forwarded to ``torch.jit.trace``
 (which rejects what it does not know, as with the real one); ``analyze_model``;
 ``DataParallel(model, device_ids=None, dim=0)``. Operator support is simulated: an operator is
@@ -70,7 +70,7 @@ def analyze_model(model, example_inputs):
     """Operator counts of the traced model, with the keys ``torch.neuron.analyze_model`` returns.
 
     Doc: OLD ``docs-rtd/neuron-guide/neuron-frameworks/pytorch-neuron/tutorials/getting_started.rst``
-    step 3.3 (reference §1.3): "100.00% of all operations (including primitives) (1645 of 1645)",
+    step 3.3: "100.00% of all operations (including primitives) (1645 of 1645)",
     so primitives (``prim::Constant``, ``prim::ListConstruct``...) count as operations, and
     "arithmetic operations" are a subset of the ``aten::`` ones.
     """
@@ -100,7 +100,7 @@ def analyze_model(model, example_inputs):
 def trace(model, example_inputs, **kwargs):
     """``torch.neuron.trace`` (SIMULATED): a host TorchScript trace, its neuron-cc command validated.
 
-    Doc: NSDK ``archive/torch-neuron/api-compilation-python-api.rst`` (reference §1.2): the keyword
+    Doc: NSDK ``archive/torch-neuron/api-compilation-python-api.rst``: the keyword
     arguments of :data:`TRACE_DEFAULTS`, any other keyword forwarded to ``torch.jit.trace``;
     ``fallback=False`` with an unsupported operator raises ``AttributeError``. The neuron-cc
     command is the one the torch-neuron log shows (OLD ``getting_started.rst`` step 3.3):

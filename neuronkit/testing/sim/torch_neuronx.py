@@ -1,6 +1,6 @@
 """A SIMULATED torch-neuronx (``torch_neuronx``) for tests; not the AWS Neuron SDK.
 
-Documented API (neuron-sdk-reference.md §7.1): ``trace(func, example_inputs, *_, input_output_aliases={},
+Documented API: ``trace(func, example_inputs, *_, input_output_aliases={},
 compiler_workdir=None, compiler_args=None, partitioner_config=None, inline_weights_to_neff=True,
 cpu_backend=False)``, ``dynamic_batch(neuron_script)``, ``DataParallel(model, device_ids=None, dim=0,
 set_dynamic_batching=True)``. Compiled models are host TorchScript traces; flags are validated as
@@ -86,7 +86,7 @@ def dynamic_batch(neuron_script):
     """``torch_neuronx.dynamic_batch(neuron_script)`` (SIMULATED: recorded; the host trace takes any batch).
 
     Doc: NSDK ``frameworks/torch/torch-neuronx/api-reference-guide/inference/api-torch-neuronx-trace.rst``
-    (reference §7.1).
+   .
     """
     setattr(neuron_script, ANY_BATCH, True)
     return neuron_script
