@@ -15,6 +15,8 @@ from typing import Any
 
 from . import __version__, neuron, plugins
 from .artifact import Artifact, InvalidManifest, Manifest, describe_files, now_iso, open_artifact, validate_manifest
+from .calibration import DEFAULT_SIZE as DEFAULT_CALIBRATION_SIZE
+from .calibration import Calibration
 from .cores import CoreGroup, CoreSpec, apply_env, neuron_runtime_env, plan_groups
 from .engines import HOST_ENGINES, REPLICAS
 from .errors import BackendUnavailable, CompileError, NeuronkitError
@@ -36,6 +38,9 @@ def compile(
     dynamic_batch: bool | None = None,
     pipeline_cores: int = 1,
     preprocess: Preprocess | None = None,
+    calibration: Any = None,
+    calibration_size: int = DEFAULT_CALIBRATION_SIZE,
+    verify: bool = False,
     progress: Callable[[str], None] | None = None,
     **backend_options: Any,
 ) -> Artifact:
@@ -54,6 +59,12 @@ def compile(
     :param pipeline_cores: NeuronCores one model copy is pipelined over (Neuron targets).
     :param preprocess: how images become inputs (for ``neuronkit predict ART cat.png``); recorded in
         the manifest. Backends may supply a default for models they know.
+    :param calibration: for ``precision="int8"`` (required) and to measure any cpu precision against
+        fp32: an iterable of inputs shaped like ``example_inputs``, or a folder of images (read as
+        ``preprocess`` says). A held-out fifth measures the compiled model (``report.accuracy``).
+    :param calibration_size: how many samples to read from ``calibration`` (NNCF suggests 300).
+    :param verify: compare the compiled model with the fp32 model on the host right away
+        (:func:`neuronkit.verify`), and raise :class:`VerificationFailed` beyond the precision's tolerance.
     :param progress: called with a short message at each compile stage.
     """
     _check_arguments(framework=framework, target=target, precision=precision, engine=engine, batch_size=batch_size,
@@ -82,6 +93,14 @@ def compile(
                            f"dynamic_batch")
     if example_inputs is not None and not isinstance(example_inputs, (tuple, list, dict)):
         example_inputs = (example_inputs,)
+    if calibration is not None and tgt.is_neuron:
+        raise CompileError(f"calibration= is for the cpu target's engines; {tgt.name} uses {tgt.compiler}")
+    if precision == "int8" and calibration is None:
+        raise CompileError("precision='int8' needs calibration=: a few hundred inputs shaped like example_inputs "
+                           "(an iterable of arrays or tuples, real data the model will see), or a folder of images "
+                           "with preprocess=; neuronkit never calibrates on random data")
+    if isinstance(calibration_size, bool) or not isinstance(calibration_size, int) or calibration_size < 1:
+        raise CompileError(f"calibration_size={calibration_size!r} must be a whole number of 1 or more")
 
     workdir = Path(tempfile.mkdtemp(prefix="neuronkit-compile-"))
     request = CompileRequest(
@@ -95,6 +114,7 @@ def compile(
         workdir=workdir,
         options=backend_options,
         progress=progress or (lambda message: None),
+        calibration=None if calibration is None else Calibration(calibration, calibration_size, preprocess),
     )
     compiler: Compiler = plugins.load_object(spec.compiler)(spec)
     start = time.perf_counter()
@@ -217,19 +237,19 @@ def _choose_engine(spec: BackendSpec, name: str | None, precision: str) -> Engin
             runs = ", ".join(chosen.precisions) + (" only" if len(chosen.precisions) == 1 else "")
             raise CompileError(f"engine {name!r} runs {runs}, not {precision}"
                                + (f"; use engine={others[0]!r} for {precision}" if others else ""))
-        candidates = [chosen]
+        wanted, candidates = chosen.precisions[0] if precision == "auto" else precision, [chosen]
     else:
         wanted = spec.precisions_for("cpu")[0] if precision == "auto" else precision
         candidates = [e for e in spec.engines if wanted in e.precisions]
         if not candidates:
             return None  # the precision check that follows names what the backend runs
     for engine in candidates:
-        if not plugins.missing_requirements(engine):
+        if not plugins.missing_modules(engine.requires_for(wanted)[0]):
             return engine
-    first = candidates[0]
-    missing = ", ".join(plugins.missing_requirements(first))
-    raise BackendUnavailable(f"engine {first.name!r} of the {spec.name} backend needs {missing}, which is not "
-                             f"installed here. Install it: {first.install_hint or 'pip install ' + missing}")
+    modules, hint = candidates[0].requires_for(wanted)
+    missing = ", ".join(plugins.missing_modules(modules))
+    raise BackendUnavailable(f"engine {candidates[0].name!r} of the {spec.name} backend needs {missing} for {wanted}, "
+                             f"which is not installed here. Install it: {hint or 'pip install ' + missing}")
 
 
 def check_options(spec: BackendSpec, target: str, given: dict, what: str) -> None:

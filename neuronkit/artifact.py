@@ -107,9 +107,7 @@ class Manifest:
             dynamic_batch=sig["dynamic_batch"],
             batch_axis=sig.get("batch_axis", 0),
             pipeline_cores=data["pipeline_cores"],
-            report=CompileReport(report.get("ops_total"), report.get("ops_on_target"),
-                                 tuple(report.get("unsupported_ops", ())), float(report.get("compile_seconds", 0.0)),
-                                 tuple(report.get("notes", ()))),
+            report=CompileReport.from_dict(report),
             files={k: {"sha256": v["sha256"], "size": v["size"]} for k, v in data["files"].items()},
             load=dict(data.get("load") or {}),
             preprocess=Preprocess.from_dict(data["preprocess"]) if data.get("preprocess") else None,
@@ -121,7 +119,7 @@ class Manifest:
 
 # -- the manifest's schema, checked on every open
 
-_PRESETS = ("fp32", "bf16", "fp16")     # what a manifest records: the resolved preset, never "auto"
+_PRESETS = ("fp32", "bf16", "fp16", "int8")    # what a manifest records: the resolved preset, never "auto"
 _DTYPE_KINDS = "biufc"                  # bool, signed and unsigned integers, floats, complex
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -212,6 +210,10 @@ def _validate_report(report: dict) -> None:
         _expect(_is_list_of(report.get(key, []), str), f"report.{key}", "a list of strings", report.get(key))
     seconds = report.get("compile_seconds", 0.0)
     _expect(_is_number(seconds) and seconds >= 0, "report.compile_seconds", "a number >= 0", seconds)
+    accuracy = report.get("accuracy")
+    _expect(accuracy is None or (isinstance(accuracy, dict) and all(
+        isinstance(k, str) and (isinstance(v, str) or _is_number(v)) for k, v in accuracy.items())),
+        "report.accuracy", "null or an object of names to numbers or strings", accuracy)
 
 
 def _validate_preprocess(pre: dict) -> None:

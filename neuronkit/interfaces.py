@@ -18,6 +18,7 @@ from .types import BackendSpec, CompileReport, Component, Preprocess, TensorSpec
 
 if TYPE_CHECKING:
     from .artifact import Artifact
+    from .calibration import Calibration
     from .cores import CoreGroup
     from .targets import Target
 
@@ -36,6 +37,7 @@ class CompileRequest:
     workdir: Path                       # write the compiled files here
     options: dict = field(default_factory=dict)
     progress: Callable[[str], None] = lambda message: None
+    calibration: Calibration | None = None   # int8: the user's calibration data, read by the engine
 
 
 @dataclass(frozen=True)

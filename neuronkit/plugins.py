@@ -286,9 +286,13 @@ def claim_backend(model: Any) -> BackendSpec:
 
 
 def missing_requirements(spec: BackendSpec) -> list:
-    """Modules the backend needs that cannot be imported here (checked without importing them)."""
+    """Modules the backend (or an engine) needs that cannot be imported here (checked without importing them)."""
+    return missing_modules(spec.requires)
+
+
+def missing_modules(modules) -> list:
     missing = []
-    for module in spec.requires:
+    for module in modules:
         if module in sys.modules:
             continue
         try:

@@ -187,6 +187,14 @@ def parse_core_list(text: str, what: str = "cores") -> tuple[int, ...]:
     return tuple(cores)
 
 
+def cpu_features(path: str = "/proc/cpuinfo") -> frozenset:
+    """The host CPU's feature flags (``avx512_vnni``, ``amx_int8``...), as Linux lists them; empty elsewhere."""
+    for line in _read(Path(path)).splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text().strip()

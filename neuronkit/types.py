@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 #: Capability flags a backend may declare. The core checks them before calling the backend.
 CAPABILITIES = frozenset({"dynamic_batch", "pipeline"})
@@ -31,6 +31,8 @@ class EngineSpec:
     :param requires: importable modules it needs (a backend may add its exporter's: :meth:`needing`).
     :param install_hint: the command that installs them.
     :param any_batch: runs any batch natively; otherwise the core pads and splits to the compiled one.
+    :param precision_requires: ``((precision, (module, ...), install hint), ...)``: what one precision
+        needs besides (int8's quantization tools).
     """
 
     name: str
@@ -38,6 +40,14 @@ class EngineSpec:
     requires: tuple[str, ...] = ()
     install_hint: str = ""
     any_batch: bool = True
+    precision_requires: tuple = ()
+
+    def requires_for(self, precision: str) -> tuple[tuple[str, ...], str]:
+        """``(modules, install hint)`` the engine needs to compile ``precision``."""
+        for name, modules, hint in self.precision_requires:
+            if name == precision:
+                return self.requires + tuple(modules), hint
+        return self.requires, self.install_hint
 
     def __post_init__(self):
         bad = set(self.precisions) - set(PRECISIONS[1:])
@@ -244,6 +254,9 @@ class CompileReport:
     unsupported_ops: tuple[str, ...] = ()
     compile_seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    #: the compiled model against the fp32 one on held-out calibration data (:mod:`neuronkit.accuracy`'s
+    #: measures, with "reference" and "samples"); None when no calibration data was given
+    accuracy: dict | None = None
 
     @property
     def on_target_ratio(self) -> float | None:
@@ -259,12 +272,13 @@ class CompileReport:
             "unsupported_ops": list(self.unsupported_ops),
             "compile_seconds": self.compile_seconds,
             "notes": list(self.notes),
+            "accuracy": self.accuracy,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> CompileReport:
         return cls(data.get("ops_total"), data.get("ops_on_target"), tuple(data.get("unsupported_ops", ())),
-                   float(data.get("compile_seconds", 0.0)), tuple(data.get("notes", ())))
+                   float(data.get("compile_seconds", 0.0)), tuple(data.get("notes", ())), data.get("accuracy"))
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from ..types import EngineSpec
 
-ONNXRUNTIME = EngineSpec("onnxruntime", precisions=("fp32",), requires=("onnx", "onnxruntime"),
-                         install_hint='pip install "neuronkit[onnx]"')
-OPENVINO = EngineSpec("openvino", precisions=("fp32", "bf16"), requires=("openvino",),
-                      install_hint="pip install openvino")
+# int8 is post-training static quantization: ONNX Runtime's quantize_static (its pre-processing needs
+# sympy) and OpenVINO through NNCF.
+ONNXRUNTIME = EngineSpec("onnxruntime", precisions=("fp32", "int8"), requires=("onnx", "onnxruntime"),
+                         install_hint='pip install "neuronkit[onnx]"',
+                         precision_requires=(("int8", ("sympy",), 'pip install "neuronkit[onnx]" sympy'),))
+OPENVINO = EngineSpec("openvino", precisions=("fp32", "bf16", "int8"), requires=("openvino",),
+                      install_hint="pip install openvino",
+                      precision_requires=(("int8", ("nncf",), 'pip install "neuronkit[int8]" (NNCF)'),))
 
 HOST_ENGINES = {e.name: e for e in (ONNXRUNTIME, OPENVINO)}
 
