@@ -10,7 +10,7 @@ Importing neuronkit imports no framework: backends import theirs when they compi
 
 __version__ = "0.1.0"
 
-from .api import compile, load  # noqa: E402
+from .api import compile, load, verify  # noqa: E402
 from .artifact import Artifact, Manifest, open_artifact  # noqa: E402
 from .cores import CoreGroup  # noqa: E402
 from .errors import (  # noqa: E402
@@ -39,11 +39,12 @@ from .types import (  # noqa: E402
     Preprocess,
     TensorSpec,
 )
+from .verify import Verification, VerificationFailed  # noqa: E402
 
 __all__ = [
     "Artifact", "ArtifactError", "BackendNotFound", "BackendSpec", "BackendUnavailable", "CompileError",
     "CompileReport", "CompileRequest", "CompileResult", "Compiler", "Component", "CoreGroup", "CoreSpecError",
     "EngineSpec", "ExportFormat", "IncompatibleArtifact", "InputError", "Manifest", "NeuronkitError", "Option",
-    "PluginError", "Preprocess", "Replica", "Runtime", "RuntimeClosed", "TensorSpec", "compile", "get_backends",
-    "hookimpl", "load", "open_artifact",
+    "PluginError", "Preprocess", "Replica", "Runtime", "RuntimeClosed", "TensorSpec", "Verification",
+    "VerificationFailed", "compile", "get_backends", "hookimpl", "load", "open_artifact", "verify",
 ]

@@ -24,6 +24,16 @@ from .interfaces import Compiler, CompileRequest, CompileResult, Replica
 from .runtime import Runtime
 from .targets import discover, get_target
 from .types import BackendSpec, CompileReport, Component, EngineSpec, Preprocess, TensorSpec
+from .verify import (
+    DEFAULT_SAMPLES,
+    Verification,
+    VerificationFailed,
+    check_signatures,
+    inputs_for,
+    is_artifact,
+    judge,
+    rows,
+)
 
 
 def compile(
@@ -81,6 +91,9 @@ def compile(
     chosen = _choose_engine(spec, engine, precision) if not tgt.is_neuron else None
     offered = chosen.precisions if chosen else spec.precisions_for(tgt.name)
     precision = offered[0] if precision == "auto" else precision
+    if precision == "int8" and tgt.is_neuron:
+        raise CompileError(f"int8 is a cpu-target preset (post-training quantization in ONNX Runtime or OpenVINO); "
+                           f"{tgt.compiler} for {tgt.name} takes {', '.join(offered)}")
     if precision not in offered:
         where = f"engine {chosen.name!r}" if engine else f"the {spec.name} backend on {tgt.name}"
         raise CompileError(f"{where} supports precision {', '.join(offered)}, not {precision!r}")
@@ -101,6 +114,9 @@ def compile(
                            "with preprocess=; neuronkit never calibrates on random data")
     if isinstance(calibration_size, bool) or not isinstance(calibration_size, int) or calibration_size < 1:
         raise CompileError(f"calibration_size={calibration_size!r} must be a whole number of 1 or more")
+    if verify and tgt.is_neuron and not _runs_here(tgt):
+        raise CompileError(f"verify=True runs the compiled model, and this host cannot run {tgt.name}: compile "
+                           f"without it, then run neuronkit verify ART --reference MODEL on the {tgt.name} instance")
 
     workdir = Path(tempfile.mkdtemp(prefix="neuronkit-compile-"))
     request = CompileRequest(
@@ -162,7 +178,56 @@ def compile(
         shutil.rmtree(workdir, ignore_errors=True)
         raise CompileError(f"the {spec.name} backend returned a CompileResult that makes an invalid manifest: "
                            f"{exc.problem}; report this to the authors of {spec.plugin or 'its plugin'}") from None
-    return Artifact(workdir, manifest, temporary=True)
+    artifact = Artifact(workdir, manifest, temporary=True)
+    if verify:
+        request.progress("verifying against the fp32 model on this host")
+        checked = _verify(artifact, model, request.calibration.held_out(artifact.inputs)
+                          if request.calibration else None)
+        if not checked.ok:
+            raise VerificationFailed(checked)
+    return artifact
+
+
+def verify(artifact: Artifact | str | Path, reference: Any, data: Any = None, *, samples: int = DEFAULT_SAMPLES,
+           atol: float | None = None, rtol: float | None = None, top1_agreement: float | None = None,
+           seed: int = 0) -> Verification:
+    """Run ``artifact`` and ``reference`` on the same inputs and compare them (:mod:`neuronkit.verify`).
+
+    :param reference: an artifact (object or path), or the model (an object, or a model file) to
+        compile at fp32 for this host with the artifact's backend.
+    :param data: inputs: arrays in signature order (one array, a tuple, or a ``.npy`` / ``.npz``
+        path), or a folder of images read as the manifest's ``preprocess`` says; ``None`` draws
+        ``samples`` rows from the signature (seeded by ``seed``).
+    :param atol, rtol, top1_agreement: tolerances instead of the precision's defaults
+        (:data:`neuronkit.accuracy.TOLERANCES`); ``atol`` is checked only when given.
+    :return: a :class:`Verification`; ``.ok`` says whether it is within tolerance.
+    """
+    art = artifact if isinstance(artifact, Artifact) else open_artifact(artifact)
+    inputs = inputs_for(art, data, samples, seed)
+    if is_artifact(reference):
+        ref = reference if isinstance(reference, Artifact) else open_artifact(reference)
+    else:
+        free = art.manifest.dynamic_batch or art.manifest.batch_size is None
+        examples = tuple(rows(x, art.manifest.batch_size or 1) for x in inputs)
+        ref = compile(reference, art.backend, example_inputs=examples, precision="fp32",
+                      dynamic_batch=True if free else None)
+    check_signatures(art.inputs, ref.inputs)
+    with load(art) as rt, load(ref) as reference_rt:
+        got, want = rt(list(inputs)), reference_rt(list(inputs))
+    return judge(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,),
+                 art.manifest.precision, int(inputs[0].shape[0]) if inputs[0].ndim else 1, atol=atol, rtol=rtol,
+                 top1_agreement=top1_agreement)
+
+
+_verify = verify  # compile()'s verify= parameter hides the name there
+
+
+def _runs_here(target) -> bool:
+    try:
+        discover().cores_for(target)
+        return True
+    except NeuronkitError:
+        return False
 
 
 _ARGUMENTS = {  # compile()'s arguments: accepted types, and what to say when a value has another

@@ -13,7 +13,7 @@ import itertools
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,20 @@ class Calibration:
     source: Any
     size: int = DEFAULT_SIZE
     preprocess: Preprocess | None = None
+    _read: dict = field(default_factory=dict, compare=False, repr=False)  # a generator is read once
 
     def samples(self, inputs: Sequence[TensorSpec]) -> list:
         """Up to :attr:`size` samples as ``{input name: array}``, each checked against ``inputs``."""
+        if "samples" not in self._read:
+            self._read["samples"] = self._samples(inputs)
+        return self._read["samples"]
+
+    def held_out(self, inputs: Sequence[TensorSpec]) -> tuple | None:
+        """The held-out samples joined into one batch per input, or None when none are held out."""
+        held = split(self.samples(inputs))[1]
+        return tuple(np.concatenate([s[i.name] for s in held]) for i in inputs) if held else None
+
+    def _samples(self, inputs: Sequence[TensorSpec]) -> list:
         if isinstance(self.source, (str, os.PathLike)):
             samples = self._images(Path(self.source), inputs)
         else:

@@ -283,6 +283,35 @@ def export(artifact, version, **destinations):
         console.print(line, soft_wrap=True, highlight=False)
 
 
+@cli.command("verify")
+@click.argument("artifact", type=click.Path(exists=True))
+@click.option("--reference", required=True, help="An artifact, or the model file to compile at fp32 for this host.")
+@click.option("--data", type=click.Path(exists=True),
+              help="Inputs: a .npy (one input) or .npz (one array per input, in order), or a folder of images "
+                   "(read as the manifest's preprocess says). Default: --samples rows drawn from the signature.")
+@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Rows to draw without --data.")
+@click.option("--rtol", type=click.FloatRange(min=0), help="Largest relative error (default: the precision's).")
+@click.option("--atol", type=click.FloatRange(min=0),
+              help="Largest absolute error of one value (default: not checked).")
+@click.option("--top1-agreement", type=click.FloatRange(0, 1),
+              help="Least share of rows with the reference's best class (classifiers; default: the precision's).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def verify_cmd(artifact, reference, data, samples, rtol, atol, top1_agreement, as_json):
+    """Run ARTIFACT and a reference on the same inputs; exit 1 when they differ beyond the tolerance."""
+    from .api import verify
+
+    result = verify(artifact, reference, data, samples=samples, atol=atol, rtol=rtol, top1_agreement=top1_agreement)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        tolerance = ", ".join(f"{k} {v:g}" for k, v in result.tolerances.items())
+        console.print(Text.assemble(("OK" if result.ok else "FAIL", "green" if result.ok else "bold red"),
+                                    f" {result.summary()} (tolerance: {tolerance})"), soft_wrap=True)
+    if not result.ok:
+        sys.exit(1)
+
+
 def _print_manifest(m) -> None:
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
@@ -302,6 +331,7 @@ def _print_manifest(m) -> None:
         ("on target", "-" if ratio is None else f"{ratio:.1%} of {report.ops_total} operators"),
         ("unsupported", ", ".join(report.unsupported_ops) or "-"),
         ("compile time", f"{report.compile_seconds:.1f} s"),
+        ("accuracy", _describe_accuracy(report.accuracy)),
         ("notes", "\n".join(report.notes) or "-"),
         ("files", "\n".join(f"{n}  {e['size']:,} B  sha256 {e['sha256'][:12]}…" for n, e in m.files.items())),
         ("written", f"{m.created} by neuronkit {m.neuronkit_version} (schema {m.schema_version})"),
@@ -309,6 +339,14 @@ def _print_manifest(m) -> None:
     for key, value in rows:
         table.add_row(key, value)
     console.print(table, highlight=False)
+
+
+def _describe_accuracy(measured: dict | None) -> str:
+    if not measured:
+        return "- (compile with calibration= to measure it)"
+    from .accuracy import describe
+
+    return f"vs {measured['reference']} on {measured['samples']} held-out samples: {describe(measured)}"
 
 
 @cli.command()
