@@ -1,6 +1,7 @@
 """``neuronkit selftest``: compile a tiny model with each backend for every target this host can
 run, run it, and compare each Neuron result with the same model on the ``cpu`` target: a target
-whose relative error exceeds :data:`TOLERANCE` for its precision fails (exit status 1).
+whose relative error exceeds its precision's tolerance (:data:`neuronkit.accuracy.TOLERANCES`)
+fails (exit status 1).
 
 This is the check to run on a real inf1/inf2/trn1 instance: it exercises the installed SDK,
 driver and runtime end to end, which the project's own tests (against a simulated SDK) cannot.
@@ -16,6 +17,7 @@ import time
 import numpy as np
 
 from . import plugins
+from .accuracy import TOLERANCES, compare
 from .errors import IncompatibleArtifact, NeuronkitError
 from .targets import discover, get_target
 
@@ -58,20 +60,13 @@ def run_backend(name: str, targets: list | None = None) -> list:
     return rows
 
 
-#: The largest relative error (L2 norm of the difference over the norm of the cpu result) a target
-#: may show against the ``cpu`` target, per precision preset. fp32 allows for NeuronCore-v1, which
-#: runs fp32 matrix multiplications in bf16 even at neuron-cc's most accurate setting; bf16 keeps
-#: 8 bits of mantissa (about 0.4% per value), fp16 keeps 11.
-TOLERANCE = {"fp32": 2e-2, "bf16": 5e-2, "fp16": 1e-2}
-
-
 def compare_with_cpu(out: np.ndarray, reference: np.ndarray, precision: str) -> tuple:
-    """``("ok" | "FAIL", detail)`` for one target's output against the cpu target's."""
-    tolerance = TOLERANCE.get(precision, TOLERANCE["fp32"])
+    """``("ok" | "FAIL", detail)`` for one target's output against the cpu target's, at the precision's
+    relative-error tolerance (:data:`neuronkit.accuracy.TOLERANCES`)."""
+    tolerance = TOLERANCES.get(precision, TOLERANCES["fp32"]).rel_error
     if out.shape != reference.shape:
         return "FAIL", f"output shape {out.shape} differs from cpu's {reference.shape}"
-    diff = out.astype(np.float64) - reference.astype(np.float64)
-    err = float(np.linalg.norm(diff) / max(float(np.linalg.norm(reference.astype(np.float64))), 1e-12))
+    err = compare([out], [reference])["rel_error"]
     if not np.isfinite(err) or err > tolerance:
         return "FAIL", (f"relative error vs cpu {err:.1e} exceeds the {precision} tolerance {tolerance:.0e}: this "
                         f"target computes wrong results; report it with the output of neuronkit selftest --json")
