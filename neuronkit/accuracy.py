@@ -29,14 +29,16 @@ class Tolerance:
 #: Per precision preset, against the fp32 model on the host. fp32 allows for NeuronCore-v1, which
 #: runs fp32 matrix multiplications in bf16 even at neuron-cc's most accurate setting (``--fast-math
 #: none``); bf16 keeps 8 bits of mantissa (about 0.4% per value, and errors add up over a deep
-#: network); fp16 keeps 11. int8 (post-training static quantization) is bounded by what
-#: EfficientNet-Lite0 and ResNet50 show on real photos in tests/torch and docs/performance.md.
-#: Top-1 agreement is checked on classifier outputs only.
+#: network: EfficientNet-Lite0 through OpenVINO bf16 measured 4.5e-2 on nine real photos, every
+#: top-1 kept, and 5.1e-2 on crops of them); fp16 keeps 11. int8 (post-training static quantization) comes from what
+#: EfficientNet-Lite0, a model known to be hard to quantize, showed on the same photos
+#: (tests/torch/test_precision_accuracy.py, docs/performance.md): ONNX Runtime 1.7e-1 with every top-1
+#: kept, OpenVINO through NNCF 2.2e-1 with 7 of 9. Top-1 agreement is checked on classifier outputs only.
 TOLERANCES = {
     "fp32": Tolerance(rel_error=2e-2, top1_agreement=0.99),
-    "bf16": Tolerance(rel_error=5e-2, top1_agreement=0.9),
+    "bf16": Tolerance(rel_error=8e-2, top1_agreement=0.9),
     "fp16": Tolerance(rel_error=1e-2, top1_agreement=0.99),
-    "int8": Tolerance(rel_error=2.5e-1, top1_agreement=0.8),
+    "int8": Tolerance(rel_error=2.5e-1, top1_agreement=0.75),
 }
 
 

@@ -120,4 +120,4 @@ def test_classifier_measures():
     measured = accuracy.compare([got], [want])
     assert measured["top1_agreement"] == 0.5 and measured["top5_overlap"] == pytest.approx(4 / 5)
     assert measured["max_abs_error"] == 5
-    assert accuracy.failures(measured, "bf16") == ["relative error 6.88e-01 > 5.00e-02", "top-1 agreement 50.0% < 90%"]
+    assert accuracy.failures(measured, "bf16") == ["relative error 6.88e-01 > 8.00e-02", "top-1 agreement 50.0% < 90%"]
