@@ -15,8 +15,8 @@ import numpy as np
 from neuronkit import BackendSpec, EngineSpec, Option, hookimpl
 from neuronkit.engines import ONNXRUNTIME, OPENVINO
 
-#: mxnet 1.9.1's ONNX exporter imports onnx.mapping, which onnx 1.16 removed; mxnet needs numpy<1.24
-PINS = '"onnx<1.16" "numpy<1.24" (mxnet\'s ONNX exporter needs onnx<1.16)'
+#: mxnet 1.9.1 needs numpy<1.24 (np.bool): pin it in the same command, or pip upgrades it with onnx
+PINS = '"numpy<1.24" (mxnet 1.9 needs numpy<1.24)'
 ENGINES = (ONNXRUNTIME.needing("onnx", install_hint=f"pip install onnxruntime {PINS}"),
            OPENVINO.needing("onnx", install_hint=f"pip install openvino {PINS}"),
            EngineSpec("module", ("fp32",)))  # MXNet's Module API: needs nothing beyond mxnet

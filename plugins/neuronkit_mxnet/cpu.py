@@ -37,15 +37,59 @@ def _onnx_export(m: MxnetModel, request, dynamic: bool):
 
     request.progress("exporting to ONNX (mx.onnx.export_model)")
     path = request.workdir / "export.onnx"
+    _provide_onnx_mapping()
     try:
-        with warnings.catch_warnings():  # the exporter uses onnx.mapping, deprecated in onnx 1.15
+        with warnings.catch_warnings(), _opset(EXPORT_OPSET):  # the exporter used onnx.mapping (deprecated in 1.15)
             warnings.simplefilter("ignore", DeprecationWarning)
             mx.onnx.export_model(m.sym, {**m.args, **m.aux}, in_shapes=[e.shape for e in m.examples],
                                  in_types=[e.dtype for e in m.examples], onnx_file_path=str(path), dynamic=dynamic,
                                  dynamic_input_shapes=[[None, *e.shape[1:]] for e in m.examples] if dynamic else None)
-        yield path, f"mx.onnx.export_model(dynamic={dynamic})"
+        yield path, f"mx.onnx.export_model(dynamic={dynamic}, opset {EXPORT_OPSET})"
     finally:
         path.unlink(missing_ok=True)
+
+
+#: MXNet 1.9's exporter has operator translations up to opset 13, but stamps the model with the newest opset
+#: the installed onnx knows (28 for onnx 1.23, which ONNX Runtime 1.32 cannot run quantized): ask for 13.
+EXPORT_OPSET = 13
+
+
+@contextlib.contextmanager
+def _opset(version: int):
+    """``onnx.defs.onnx_opset_version()`` answers ``version`` while the exporter runs."""
+    import onnx.defs
+
+    newest = onnx.defs.onnx_opset_version
+    onnx.defs.onnx_opset_version = lambda: min(version, newest())
+    try:
+        yield
+    finally:
+        onnx.defs.onnx_opset_version = newest
+
+
+def _provide_onnx_mapping() -> None:
+    """MXNet 1.9's exporter reads ``onnx.mapping.NP_TYPE_TO_TENSOR_TYPE`` / ``TENSOR_TYPE_TO_NP_TYPE``, which
+    onnx 1.16 removed; ONNX Runtime's int8 quantizer needs onnx >= 1.16. With a newer onnx, give the exporter
+    those two tables, built from ``onnx.helper`` (the functions onnx documents in their place)."""
+    import types
+
+    import numpy as np
+    import onnx
+
+    if hasattr(onnx, "mapping"):
+        return
+    pairs = []
+    for code in onnx.TensorProto.DataType.values():
+        try:
+            pairs.append((code, np.dtype(onnx.helper.tensor_dtype_to_np_dtype(code))))
+        except (KeyError, TypeError, ValueError):  # UNDEFINED, and types numpy has no name for
+            continue
+    mapping = types.ModuleType("onnx.mapping")
+    mapping.TENSOR_TYPE_TO_NP_TYPE = dict(pairs)
+    mapping.NP_TYPE_TO_TENSOR_TYPE = {}
+    for code, dtype in pairs:  # the first code of a dtype wins (FLOAT before the float8 types, say)
+        mapping.NP_TYPE_TO_TENSOR_TYPE.setdefault(dtype, code)
+    onnx.mapping = sys.modules["onnx.mapping"] = mapping
 
 
 def compile_onnxruntime(m: MxnetModel, request, dynamic: bool) -> CompileResult:

@@ -181,7 +181,7 @@ def test_missing_host_engine_package_says_what_to_install(monkeypatch):
 def test_the_onnx_engines_need_the_onnx_that_mxnet_exports_to(monkeypatch):
     hide(monkeypatch, "onnx")
     for engine in ("onnxruntime", "openvino"):
-        with pytest.raises(BackendUnavailable, match=f"engine '{engine}' .*needs onnx.*pip install .*\"onnx<1.16\""):
+        with pytest.raises(BackendUnavailable, match=f"engine '{engine}' .*needs onnx.*pip install .*\"numpy<1.24\""):
             neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), engine=engine)
 
 
@@ -200,3 +200,15 @@ def _as_tuple(model):
     with tempfile.TemporaryDirectory() as tmp:
         model.export(f"{tmp}/m", 0)
         return mx.model.load_checkpoint(f"{tmp}/m", 0)
+
+
+def test_int8_through_onnx_runtime():
+    """precision='int8' for a Gluon block: the ONNX export, quantized by the core's ONNX Runtime engine."""
+    net = small_net()
+    calibration = [images(1, seed=s)[0] for s in range(20)]
+    with pytest.warns(RuntimeWarning, match="fewer than calibration_size"):
+        art = neuronkit.compile(net, "mxnet", example_inputs=images(1), precision="int8", calibration=calibration)
+    m = art.manifest
+    assert m.precision == "int8" and m.engine == "onnxruntime" and m.flags[1].startswith("quantize_static(QDQ")
+    assert m.report.accuracy["samples"] == 4
+    assert neuronkit.verify(art, net, images(6, seed=99)).ok

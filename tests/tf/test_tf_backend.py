@@ -260,3 +260,16 @@ def test_artifacts_written_before_the_engines_moved_still_load(name, engine, pre
     assert kinds == {"neuronkit.engines.openvino" if engine == "openvino" else "neuronkit_tf.backend"}
     want = np.load(OLD / "conv_want_images3_seed7.npy")
     assert relative_error(got, want) < (1e-4 if precision == "fp32" else 2e-2)
+
+
+def test_int8_through_openvino_and_nncf(model):
+    """precision='int8' for a Keras model: OpenVINO's engine quantizes it with NNCF on the calibration data."""
+    calibration = [images(1, seed=s) for s in range(20)]
+    with pytest.warns(RuntimeWarning, match="fewer than calibration_size"):
+        art = neuronkit.compile(model, "tf", example_inputs=images(1), precision="int8", calibration=calibration)
+    m = art.manifest
+    assert m.precision == "int8" and m.engine == "openvino" and any(f.startswith("nncf.quantize(subset_size=16)")
+                                                                    for f in m.flags)
+    assert m.report.accuracy["samples"] == 4
+    x = images(6, seed=99)
+    assert neuronkit.verify(art, model, x).ok
