@@ -8,6 +8,7 @@ loads it, on the machine that runs it. Nothing here imports onnx or onnxruntime 
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Sequence
 
 import numpy as np
@@ -96,15 +97,18 @@ def finish(model, request: CompileRequest, *, framework: Component | None = None
     )
 
 
-def int8_settings(features: frozenset) -> dict:
-    """Static QDQ quantization that is fast on this CPU (ONNX Runtime's quantization guide): with VNNI
-    or AMX, signed activations and weights (S8S8); without, unsigned activations (U8S8) with
-    ``reduce_range``, because VPMADDUBSW can saturate when 8-bit weights use their whole range."""
+def int8_settings(features: frozenset, machine: str | None = None) -> dict:
+    """Static QDQ quantization that is fast on this CPU. On x86, unsigned activations with signed weights
+    (U8S8): VNNI's VPDPBUSD multiplies exactly those, and measured here (Xeon with AVX512-VNNI, ResNet50,
+    batch 1) U8S8 ran 3.3x faster than S8S8, which was no faster than fp32. Without VNNI or AMX, AVX2's
+    VPMADDUBSW can saturate, so ``reduce_range`` (ONNX Runtime's quantization guide). Elsewhere (ARM),
+    S8S8, the guide's default."""
     from onnxruntime.quantization import QuantType
 
-    vnni = bool(features & {"avx512_vnni", "avx_vnni", "amx_int8"})
-    return {"activation_type": QuantType.QInt8 if vnni else QuantType.QUInt8, "weight_type": QuantType.QInt8,
-            "reduce_range": not vnni, "per_channel": True}
+    x86 = (machine or platform.machine()).lower() in ("x86_64", "amd64", "i686", "x86")
+    fast_int8 = bool(features & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    return {"activation_type": QuantType.QUInt8 if x86 else QuantType.QInt8, "weight_type": QuantType.QInt8,
+            "reduce_range": x86 and not fast_int8, "per_channel": True}
 
 
 def _quantized(model, samples: list, request):

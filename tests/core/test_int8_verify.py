@@ -48,10 +48,13 @@ def test_int8_is_quantized_as_fast_on_this_cpu_and_measured_against_fp32(int8_ar
 
 
 def test_int8_settings_follow_the_cpu():
-    plain, vnni = int8_settings(frozenset({"avx2"})), int8_settings(frozenset({"avx2", "avx512_vnni"}))
+    plain = int8_settings(frozenset({"avx2"}), "x86_64")
+    vnni = int8_settings(frozenset({"avx2", "avx512_vnni"}), "x86_64")
+    arm = int8_settings(frozenset({"asimd"}), "aarch64")
     assert (plain["activation_type"].name, plain["reduce_range"]) == ("QUInt8", True)  # U8S8 + reduce_range
-    assert (vnni["activation_type"].name, vnni["reduce_range"]) == ("QInt8", False)    # S8S8
-    assert int8_settings(frozenset({"amx_int8"}))["activation_type"].name == "QInt8"
+    assert (vnni["activation_type"].name, vnni["reduce_range"]) == ("QUInt8", False)   # U8S8: VPDPBUSD
+    assert int8_settings(frozenset({"amx_int8"}), "x86_64")["reduce_range"] is False
+    assert (arm["activation_type"].name, arm["reduce_range"]) == ("QInt8", False)      # S8S8
 
 
 @pytest.mark.parametrize("data, message", [
