@@ -7,6 +7,7 @@ import math
 import re
 import sys
 import zipfile
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from . import plugins
 from .errors import NeuronkitError
+from .types import Preprocess
 
 # markup=False: file names, manifests, plugin messages and install hints ("neuronkit[tf]") are
 # printed as they are, never read as rich markup; colour comes only from Text styles below.
@@ -156,7 +158,7 @@ def devices(as_json):
 @click.option("-o", "--output", required=True, type=click.Path(), help="Where to save the artifact.")
 @click.option("-f", "--framework", help="Backend name; by default the plugin that recognises MODEL.")
 @click.option("-t", "--target", default="cpu", show_default=True, help="cpu, inf1, inf2 or trn1.")
-@click.option("-p", "--precision", default="auto", show_default=True, help="auto, fp32, bf16 or fp16.")
+@click.option("-p", "--precision", default="auto", show_default=True, help="auto, fp32, bf16, fp16 or int8.")
 @click.option("--engine", help="Host engine for the cpu target (see `neuronkit backends`).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Batch to compile for.")
 @click.option("--dynamic-batch/--static-batch", default=None, help="Accept other batch sizes at run time.")
@@ -167,9 +169,17 @@ def devices(as_json):
                    "each input, in the model's order. TorchScript files need example inputs.")
 @click.option("--example-inputs", type=click.Path(exists=True, dir_okay=False),
               help="Example inputs from a file: .npy (one input) or .npz (one array per input, in order).")
+@click.option("--calibration", type=click.Path(exists=True),
+              help="Calibration data (int8; measures any cpu precision against fp32): a folder of images (read "
+                   "with ImageNet's NCHW RGB mean/std preprocessing), or a .npy / .npz whose rows (of each array, "
+                   "one per input) are the samples.")
+@click.option("--calibration-size", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Calibration samples to read.")
+@click.option("--verify", is_flag=True, help="Compare the compiled model with the fp32 model on this host; fail "
+                                             "beyond the precision's tolerance (see neuronkit verify).")
 @click.option("--directory", is_flag=True, help="Save as a directory instead of one file.")
 def compile_cmd(model, output, framework, target, precision, engine, batch_size, dynamic_batch, pipeline_cores,
-                input_shapes, example_inputs, directory):
+                input_shapes, example_inputs, calibration, calibration_size, verify, directory):
     """Compile a model file (an .onnx file, a TorchScript file, a SavedModel directory...)."""
     from .api import compile as nk_compile
     from .errors import CompileError
@@ -182,7 +192,10 @@ def compile_cmd(model, output, framework, target, precision, engine, batch_size,
         try:
             art = nk_compile(model, framework, example_inputs=examples or None, target=target, precision=precision,
                              engine=engine, batch_size=batch_size, dynamic_batch=dynamic_batch,
-                             pipeline_cores=pipeline_cores, progress=lambda message: status.update(Text(message)))
+                             pipeline_cores=pipeline_cores, calibration=_calibration(calibration),
+                             calibration_size=calibration_size, verify=verify,
+                             preprocess=Preprocess() if calibration and Path(calibration).is_dir() else None,
+                             progress=lambda message: status.update(Text(message)))
         except CompileError as exc:
             if examples or "example_inputs" not in str(exc):
                 raise
@@ -195,6 +208,14 @@ def compile_cmd(model, output, framework, target, precision, engine, batch_size,
         if name and name != spec.name:
             console.print(f"note: you named an input {name!r}; the compiled model calls it {spec.name!r}")
     _print_manifest(art.manifest)
+
+
+def _calibration(path):
+    """``--calibration``: a folder as it is, or the rows of a .npy / .npz as samples (one per row)."""
+    if not path or Path(path).is_dir():
+        return path
+    arrays = _read_example_inputs(path)
+    return [tuple(a[i:i + 1] for a in arrays) for i in range(len(arrays[0]))]
 
 
 _INPUT_SHAPE = re.compile(r"(?:(?P<name>[^:]+):)?(?P<dims>\d+(?:[xX]\d+)*)(?::(?P<dtype>\w+))?")

@@ -124,3 +124,18 @@ def test_classifier_measures():
     assert measured["top1_agreement"] == 0.5 and measured["top5_overlap"] == pytest.approx(4 / 5)
     assert measured["max_abs_error"] == 5
     assert accuracy.failures(measured, "bf16") == ["relative error 6.88e-01 > 8.00e-02", "top-1 agreement 50.0% < 90%"]
+
+
+def test_compile_command_takes_calibration_rows_and_verifies(tmp_path, onnx_model):
+    import onnx
+
+    model = tmp_path / "mlp.onnx"
+    onnx.save(onnx_model, model)
+    np.save(tmp_path / "cal.npy", np.concatenate(calibration(20)))
+    out = CliRunner().invoke(cli, ["compile", str(model), "-o", str(tmp_path / "q.nk"), "-p", "int8", "--calibration",
+                                   str(tmp_path / "cal.npy"), "--calibration-size", "20", "--verify"])
+    assert out.exit_code == 0, out.output
+    assert "vs fp32 on 4 held-out samples" in out.output
+    assert neuronkit.open_artifact(tmp_path / "q.nk").manifest.precision == "int8"
+    missing = CliRunner().invoke(cli, ["compile", str(model), "-o", str(tmp_path / "x.nk"), "-p", "int8"])
+    assert missing.exit_code == 1 and "needs calibration=" in missing.output
