@@ -329,7 +329,7 @@ def check_options(spec: BackendSpec, target: str, given: dict, what: str) -> Non
         if option is None:
             close = difflib.get_close_matches(name, known, n=1)
             raise error(f"the {spec.name} backend has no {what} option {name!r}"
-                        + (f"; did you mean {close[0]!r}?" if close else "")
+                        + (f"; did you mean {close[0]!r}?" if close else ".")
                         + f" It takes: {', '.join(sorted(known)) or 'none'} (see: neuronkit backends --options "
                           f"{spec.name})")
         if option.targets and target not in option.targets:

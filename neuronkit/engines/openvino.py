@@ -24,7 +24,6 @@ from ..types import CompileReport, Component, TensorSpec
 from . import OPENVINO as ENGINE  # noqa: F401 - the declaration, next to its code
 
 MODEL_FILE = "model.xml"
-RUNS_ON_HOST = "every operator runs on the host CPU through OpenVINO"
 #: OpenVINO's ``INFERENCE_PRECISION_HINT`` per neuronkit precision preset (an int8 model runs its
 #: quantized operations in int8 and the rest in f32).
 PRECISION_HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
@@ -68,16 +67,17 @@ def finish(ov_model, request: CompileRequest, inputs: Sequence[TensorSpec], *, f
     ov.save_model(ov_model, str(request.workdir / MODEL_FILE), compress_to_fp16=False)
     hint = PRECISION_HINT[request.precision]
     dynamic = inputs[0].shape[0] is None
+    report = report or CompileReport(notes=("every operator runs on the host CPU through OpenVINO",))
     if held_out:
         request.progress(f"measuring against fp32 on {len(held_out)} held-out calibration samples")
-        measured = measure(_runner(str(request.workdir / MODEL_FILE), hint), _runner(fp32, "f32"), held_out)
-        report = replace(report or CompileReport(notes=(RUNS_ON_HOST,)), accuracy=measured)
+        report = replace(report, accuracy=measure(_runner(str(request.workdir / MODEL_FILE), hint),
+                                                  _runner(fp32, "f32"), held_out))
     return CompileResult(
         inputs=tuple(inputs), outputs=tuple(outputs), framework=framework,
         compiler=Component("openvino", ov.get_version()), engine="openvino",
         flags=(*flags, "openvino.save_model(compress_to_fp16=False)", f"load: INFERENCE_PRECISION_HINT={hint}"),
         batch_size=None if dynamic else inputs[0].shape[0], dynamic_batch=dynamic,
-        report=report or CompileReport(notes=(RUNS_ON_HOST,)),
+        report=report,
         load={"model": MODEL_FILE, "precision_hint": hint, "ov_inputs": [i.name for i in inputs],
               "ov_outputs": names},
     )
