@@ -191,23 +191,11 @@ def get_backends() -> dict:
     """All registered backends by name (``BackendSpec.plugin`` says which plugin gave each)."""
     if "backends" in _cache:
         return _cache["backends"]
-    pm = get_plugin_manager()
     found: dict = {}
     owners: dict = {}  # name or alias -> (backend, plugin)
-    for impl in reversed(pm.hook.neuronkit_backends.get_hookimpls()):
-        info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
-        try:
-            specs = list(impl.function() or ())
-        except (Exception, SystemExit) as exc:
-            _skip(info, f"its neuronkit_backends hook raised {type(exc).__name__}: {exc}")
-            continue
-        wrong = [spec for spec in specs if not isinstance(spec, BackendSpec)]
-        if wrong:
-            _skip(info, f"its neuronkit_backends hook returned {repr(wrong[0])[:80]}, not neuronkit.BackendSpec "
-                        f"objects; report this to the plugin's authors")
-            continue
+    for info, specs in _registered("neuronkit_backends", BackendSpec, last_first=True):
         for spec in specs:
-            spec = _with_plugin(spec, info.distribution or impl.plugin_name)
+            spec = _with_plugin(spec, info.distribution or info.name)
             for key in (spec.name, *spec.aliases):
                 if key in owners:
                     other_name, other_plugin = owners[key]
@@ -227,19 +215,9 @@ def get_export_formats() -> dict:
     if "export_formats" in _cache:
         return _cache["export_formats"]
     found: dict = {}
-    for impl in get_plugin_manager().hook.neuronkit_export_formats.get_hookimpls():  # in registration order
-        info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
-        try:
-            formats = list(impl.function() or ())
-        except (Exception, SystemExit) as exc:
-            _skip(info, f"its neuronkit_export_formats hook raised {type(exc).__name__}: {exc}")
-            continue
-        if not all(isinstance(f, ExportFormat) for f in formats):
-            _skip(info, "its neuronkit_export_formats hook returned something other than neuronkit.ExportFormat "
-                        "objects; report this to the plugin's authors")
-            continue
+    for info, formats in _registered("neuronkit_export_formats", ExportFormat):
         for fmt in formats:
-            fmt = replace(fmt, plugin=info.distribution or impl.plugin_name)
+            fmt = replace(fmt, plugin=info.distribution or info.name)
             if fmt.name in found:
                 _warn(info, f"its export format --{fmt.name} clashes with the one from {found[fmt.name].plugin}, "
                             f"which is kept; uninstall one of the two to choose")
@@ -247,6 +225,26 @@ def get_export_formats() -> dict:
             found[fmt.name] = fmt
     _cache["export_formats"] = found
     return found
+
+
+def _registered(hook: str, kind: type, last_first: bool = False):
+    """``(PluginInfo, [records])`` for each plugin implementing a registration hook, in
+    registration order (or the reverse); a hook that raises or returns something other than ``kind``
+    objects is reported and its plugin skipped."""
+    impls = getattr(get_plugin_manager().hook, hook).get_hookimpls()
+    for impl in reversed(impls) if last_first else impls:
+        info = _infos.get(impl.plugin_name, PluginInfo(impl.plugin_name))
+        try:
+            records = list(impl.function() or ())
+        except (Exception, SystemExit) as exc:
+            _skip(info, f"its {hook} hook raised {type(exc).__name__}: {exc}")
+            continue
+        wrong = [r for r in records if not isinstance(r, kind)]
+        if wrong:
+            _skip(info, f"its {hook} hook returned {repr(wrong[0])[:80]}, not neuronkit.{kind.__name__} objects; "
+                        f"report this to the plugin's authors")
+            continue
+        yield info, records
 
 
 def _with_plugin(spec: BackendSpec, plugin: str) -> BackendSpec:
