@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import itertools
 import json
 import numbers
+import os
 import shutil
 import tempfile
 import time
@@ -15,6 +18,9 @@ from typing import Any
 
 from . import __version__, neuron, plugins
 from .artifact import Artifact, InvalidManifest, Manifest, describe_files, now_iso, open_artifact, validate_manifest
+from .cache import arrays_digest, cached, file_digest, versions
+from .cache import enabled as cache_enabled
+from .cache import key as cache_key
 from .calibration import DEFAULT_SIZE as DEFAULT_CALIBRATION_SIZE
 from .calibration import Calibration
 from .cores import CoreGroup, CoreSpec, apply_env, neuron_runtime_env, plan_groups
@@ -51,6 +57,7 @@ def compile(
     calibration: Any = None,
     calibration_size: int = DEFAULT_CALIBRATION_SIZE,
     verify: bool = False,
+    cache: bool | None = None,
     progress: Callable[[str], None] | None = None,
     **backend_options: Any,
 ) -> Artifact:
@@ -75,6 +82,8 @@ def compile(
     :param calibration_size: how many samples to read from ``calibration`` (NNCF suggests 300).
     :param verify: compare the compiled model with the fp32 model on the host right away
         (:func:`neuronkit.verify`), and raise :class:`VerificationFailed` beyond the precision's tolerance.
+    :param cache: look the compile up in the compile cache and store it there (:mod:`neuronkit.cache`);
+        ``None``: on unless ``NEURONKIT_CACHE=off``. ``artifact.cache`` says "hit" or "stored".
     :param progress: called with a short message at each compile stage.
     """
     _check_arguments(framework=framework, target=target, precision=precision, engine=engine, batch_size=batch_size,
@@ -118,71 +127,79 @@ def compile(
         raise CompileError(f"verify=True runs the compiled model, and this host cannot run {tgt.name}: compile "
                            f"without it, then run neuronkit verify ART --reference MODEL on the {tgt.name} instance")
 
-    workdir = Path(tempfile.mkdtemp(prefix="neuronkit-compile-"))
-    request = CompileRequest(
-        target=tgt,
-        precision=precision,
-        engine=chosen.name if chosen else "",
-        example_inputs=example_inputs if example_inputs is not None else (),
-        batch_size=batch_size,
-        dynamic_batch=dynamic_batch,
-        pipeline_cores=pipeline_cores,
-        workdir=workdir,
-        options=backend_options,
-        progress=progress or (lambda message: None),
-        calibration=None if calibration is None else Calibration(calibration, calibration_size, preprocess),
-    )
+    calibration = _read_once(calibration, calibration_size)
+    calib = None if calibration is None else Calibration(calibration, calibration_size, preprocess)
     compiler: Compiler = plugins.load_object(spec.compiler)(spec)
-    start = time.perf_counter()
-    try:
-        with neuron.recording_imports() as sdks:
-            result = compiler.compile(model, request)
-        _check_result(result)
-        if tgt.is_neuron:
-            neuron.check_placement(result.report, backend_options)
-        notes = neuron.placement_notes(result.report) + neuron.simulated_note(sdks) if tgt.is_neuron else ()
-    except BaseException as exc:  # Ctrl-C in a long compile too: leave no work directory behind
-        shutil.rmtree(workdir, ignore_errors=True)
-        if isinstance(exc, InvalidResult):
-            raise CompileError(f"the {spec.name} backend returned a CompileResult whose {exc}; report this to "
-                               f"the authors of {spec.plugin or 'its plugin'}") from None
-        if isinstance(exc, NeuronkitError) or not isinstance(exc, Exception):
-            raise
-        raise CompileError(f"the {spec.name} backend failed to compile the model: {type(exc).__name__}: "
-                           f"{str(exc)[:500]}{_other_backend_hint(model, spec.name)}") from exc
-    seconds = time.perf_counter() - start
-    manifest = Manifest(
-        backend=Component(spec.name, _plugin_version(spec)),
-        plugin=spec.plugin,
-        framework=result.framework,
-        compiler=result.compiler,
-        target=tgt.name,
-        engine=result.engine or request.engine or ("" if tgt.is_neuron or not spec.engines else spec.engines[0]),
-        precision=request.precision,
-        flags=tuple(result.flags),
-        inputs=tuple(result.inputs),
-        outputs=tuple(result.outputs),
-        batch_size=result.batch_size,
-        dynamic_batch=result.dynamic_batch,
-        pipeline_cores=pipeline_cores,
-        report=replace(result.report, compile_seconds=seconds, notes=result.report.notes + notes),
-        files=describe_files(workdir),
-        load=result.load,
-        preprocess=preprocess or result.preprocess,
-        neuronkit_version=__version__,
-        created=now_iso(),
-    )
-    try:  # never hand out an artifact that open_artifact would refuse
-        validate_manifest(json.loads(json.dumps(manifest.to_dict())))
-    except InvalidManifest as exc:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise CompileError(f"the {spec.name} backend returned a CompileResult that makes an invalid manifest: "
-                           f"{exc.problem}; report this to the authors of {spec.plugin or 'its plugin'}") from None
-    artifact = Artifact(workdir, manifest, temporary=True)
+
+    def build() -> Artifact:
+        workdir = Path(tempfile.mkdtemp(prefix="neuronkit-compile-"))
+        request = CompileRequest(
+            target=tgt,
+            precision=precision,
+            engine=chosen.name if chosen else "",
+            example_inputs=example_inputs if example_inputs is not None else (),
+            batch_size=batch_size,
+            dynamic_batch=dynamic_batch,
+            pipeline_cores=pipeline_cores,
+            workdir=workdir,
+            options=backend_options,
+            progress=progress or (lambda message: None),
+            calibration=calib,
+        )
+        start = time.perf_counter()
+        try:
+            with neuron.recording_imports() as sdks:
+                result = compiler.compile(model, request)
+            _check_result(result)
+            if tgt.is_neuron:
+                neuron.check_placement(result.report, backend_options)
+            notes = neuron.placement_notes(result.report) + neuron.simulated_note(sdks) if tgt.is_neuron else ()
+        except BaseException as exc:  # Ctrl-C in a long compile too: leave no work directory behind
+            shutil.rmtree(workdir, ignore_errors=True)
+            if isinstance(exc, InvalidResult):
+                raise CompileError(f"the {spec.name} backend returned a CompileResult whose {exc}; report this to "
+                                   f"the authors of {spec.plugin or 'its plugin'}") from None
+            if isinstance(exc, NeuronkitError) or not isinstance(exc, Exception):
+                raise
+            raise CompileError(f"the {spec.name} backend failed to compile the model: {type(exc).__name__}: "
+                               f"{str(exc)[:500]}{_other_backend_hint(model, spec.name)}") from exc
+        seconds = time.perf_counter() - start
+        manifest = Manifest(
+            backend=Component(spec.name, _plugin_version(spec)),
+            plugin=spec.plugin,
+            framework=result.framework,
+            compiler=result.compiler,
+            target=tgt.name,
+            engine=result.engine or request.engine or ("" if tgt.is_neuron or not spec.engines else spec.engines[0]),
+            precision=request.precision,
+            flags=tuple(result.flags),
+            inputs=tuple(result.inputs),
+            outputs=tuple(result.outputs),
+            batch_size=result.batch_size,
+            dynamic_batch=result.dynamic_batch,
+            pipeline_cores=pipeline_cores,
+            report=replace(result.report, compile_seconds=seconds, notes=result.report.notes + notes),
+            files=describe_files(workdir),
+            load=result.load,
+            preprocess=preprocess or result.preprocess,
+            neuronkit_version=__version__,
+            created=now_iso(),
+        )
+        try:  # never hand out an artifact that open_artifact would refuse
+            validate_manifest(json.loads(json.dumps(manifest.to_dict())))
+        except InvalidManifest as exc:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise CompileError(f"the {spec.name} backend returned a CompileResult that makes an invalid manifest: "
+                               f"{exc.problem}; report this to the authors of {spec.plugin or 'its plugin'}") from None
+        return Artifact(workdir, manifest, temporary=True)
+
+    entry = _cache_key(spec, compiler, model, example_inputs, tgt.name, precision, chosen, batch_size,
+                       dynamic_batch, pipeline_cores, backend_options, preprocess, calibration) \
+        if cache_enabled(cache) else None
+    artifact = cached(entry, build, progress or (lambda message: None)) if entry else build()
     if verify:
-        request.progress("verifying against the fp32 model on this host")
-        checked = _verify(artifact, model, request.calibration.held_out(artifact.inputs)
-                          if request.calibration else None)
+        (progress or (lambda message: None))("verifying against the fp32 model on this host")
+        checked = _verify(artifact, model, calib.held_out(artifact.inputs) if calib else None)
         if not checked.ok:
             raise VerificationFailed(checked)
     return artifact
@@ -220,6 +237,48 @@ def verify(artifact: Artifact | str | Path, reference: Any, data: Any = None, *,
 
 
 _verify = verify  # compile()'s verify= parameter hides the name there
+
+
+def _read_once(calibration: Any, size: int) -> Any:
+    """Calibration data read into a list (a generator can be read only once; the cache key and the
+    engine both need it); a folder stays a path."""
+    if calibration is None or isinstance(calibration, (str, os.PathLike, list)):
+        return calibration
+    try:
+        return list(itertools.islice(iter(calibration), size))
+    except TypeError:
+        return calibration  # Calibration names what it takes
+
+
+def _cache_key(spec: BackendSpec, compiler: Compiler, model: Any, example_inputs: Any, target: str, precision: str,
+               engine: EngineSpec | None, batch_size: int | None, dynamic_batch: bool | None, pipeline_cores: int,
+               options: dict, preprocess: Preprocess | None, calibration: Any) -> str | None:
+    """The compile cache's key, or None when the model's content cannot be told (no fingerprint)."""
+    if isinstance(model, (str, os.PathLike)):
+        content = file_digest(model)
+    else:
+        fingerprint = compiler.fingerprint(model)
+        content = None if fingerprint is None else hashlib.sha256(
+            fingerprint if isinstance(fingerprint, bytes) else str(fingerprint).encode()).hexdigest()
+    if content is None:
+        return None
+    examples = example_inputs.items() if isinstance(example_inputs, dict) else enumerate(example_inputs or ())
+    if calibration is None:
+        calibrated = None
+    elif isinstance(calibration, (str, os.PathLike)):
+        calibrated = file_digest(calibration)
+    else:
+        calibrated = arrays_digest(calibration)
+    modules = spec.requires + (engine.requires_for(precision)[0] if engine else ())
+    return cache_key({
+        "model": content, "backend": spec.name, "plugin": [spec.plugin, _plugin_version(spec)],
+        "neuronkit": __version__, "versions": versions(modules), "target": target, "precision": precision,
+        "engine": engine.name if engine else "", "batch_size": batch_size, "dynamic_batch": dynamic_batch,
+        "pipeline_cores": pipeline_cores, "options": {k: repr(v) for k, v in sorted(options.items())},
+        "preprocess": preprocess.to_dict() if preprocess else None, "calibration": calibrated,
+        "examples": [[str(k), list(getattr(x, "shape", ())), str(getattr(x, "dtype", type(x).__name__))]
+                     for k, x in examples],
+    })
 
 
 def _runs_here(target) -> bool:

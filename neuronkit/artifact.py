@@ -304,6 +304,8 @@ class Artifact:
         self.root = Path(root)
         self.manifest = manifest
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.root), True) if temporary else None
+        #: what the compile cache did: "hit" (this came from it), "stored" (compiled, then stored), or ""
+        self.cache = ""
 
     # -- convenience views of the manifest
     @property

@@ -67,6 +67,12 @@ class Compiler(ABC):
     def compile(self, model: Any, request: CompileRequest) -> CompileResult:
         """Compile ``model`` as ``request`` says and write its files into ``request.workdir``."""
 
+    def fingerprint(self, model: Any) -> str | bytes | None:
+        """The model object's content (graph and weights) as bytes or text, for the compile cache; ``None``
+        (the default) when the backend cannot say, and the object is compiled every time. Model files
+        and folders are fingerprinted by the core."""
+        return None
+
 
 class Replica(ABC):
     """One loaded copy of a compiled model on one core group.

@@ -15,6 +15,12 @@ NEURON_VARS = ("NEURON_RT_VISIBLE_CORES", "NEURON_RT_NUM_CORES", "NEURONCORE_GRO
 WATCHED_VARS = NEURON_VARS + ("OMP_NUM_THREADS", "MXNET_CPU_WORKER_NTHREADS")
 
 
+def pytest_configure(config):
+    """Tests compile for real: the compile cache is off unless a test turns it on (``cache=True``, or
+    ``NEURONKIT_CACHE=on`` with its own ``NEURONKIT_CACHE_DIR``)."""
+    os.environ.setdefault("NEURONKIT_CACHE", "off")
+
+
 @pytest.fixture
 def clean_neuron_env(monkeypatch):
     """No Neuron runtime variables set, and none remembered as set by an earlier load; whatever a

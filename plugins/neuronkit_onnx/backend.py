@@ -9,3 +9,6 @@ from neuronkit.engines import onnxruntime
 class OnnxCompiler(Compiler):
     def compile(self, model, request):
         return onnxruntime.finish(model, request)
+
+    def fingerprint(self, model):
+        return model.SerializeToString(deterministic=True) if hasattr(model, "SerializeToString") else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from neuronkit import Compiler, Replica
 
 from . import cpu, neuron
-from .model import prepare, quiet_jit
+from .model import fingerprint, prepare, quiet_jit
 
 
 class TorchCompiler(Compiler):
@@ -23,6 +23,9 @@ class TorchCompiler(Compiler):
             if target == "inf1":
                 return neuron.compile_inf1(m, request)
             return neuron.compile_neuronx(m, request)
+
+    def fingerprint(self, model):
+        return fingerprint(model)
 
 
 class TorchReplica(Replica):

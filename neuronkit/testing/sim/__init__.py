@@ -35,7 +35,7 @@ import shlex
 
 def neuron_env() -> dict:
     """The Neuron runtime/compiler variables in force now."""
-    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("NEURON")}
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("NEURON") and not k.startswith("NEURONKIT")}
 
 
 @contextlib.contextmanager
