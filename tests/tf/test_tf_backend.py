@@ -187,7 +187,7 @@ def test_plugin_module_imports_no_framework():
 
 def test_errors_say_what_to_do(model):
     x = images(2)
-    with pytest.raises(CompileError, match="supports precision fp32, bf16, not 'fp16'"):
+    with pytest.raises(CompileError, match="supports precision fp32, bf16, int8, not 'fp16'"):
         neuronkit.compile(model, "tf", example_inputs=x, precision="fp16")
     with pytest.raises(CompileError, match="engine"):
         neuronkit.compile(model, "tf", example_inputs=x, engine="tensorrt")

@@ -78,7 +78,7 @@ def test_forward_argument_names_become_input_names():
 @pytest.mark.parametrize("kwargs, message", [
     ({}, "needs example_inputs"),
     ({"example_inputs": {"image": images(1)[0]}}, "tensor or a tuple"),
-    ({"example_inputs": images(1), "engine": "onnxruntime", "precision": "bf16"}, "fp32 only"),
+    ({"example_inputs": images(1), "engine": "onnxruntime", "precision": "bf16"}, "runs fp32, int8, not bf16"),
     ({"example_inputs": images(1), "engine": "torchscript", "precision": "bf16"}, "fp32 only"),
     ({"example_inputs": images(1), "engine": "inductor", "precision": "bf16"}, "fp32 only"),
     ({"example_inputs": images(1), "engine": "openvino", "precision": "fp16"}, "runs fp32, bf16"),
