@@ -573,6 +573,31 @@ def _core_spec(cores):
     return int(cores) if cores and cores.isdigit() else cores
 
 
+@cli.command()
+@click.argument("artifact", required=False, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (for a support bundle).")
+def doctor(artifact, as_json):
+    """Check this host: Python, plugins, frameworks, Neuron SDK packages and their support status, devices,
+    placement and thread variables, the CPU; with ARTIFACT, whether it can run here. Exit 1 on any problem."""
+    from .doctor import diagnose
+
+    report = diagnose(artifact)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        colour = {"ok": "green", "warn": "yellow", "problem": "bold red"}
+        table = Table("section", "check", "status", "detail")
+        for c in report.checks:
+            table.add_row(c.section, c.name, Text(c.status, colour[c.status]),
+                          c.detail + (f"\n-> {c.fix}" if c.fix and c.status == "warn" else ""))
+        console.print(table, highlight=False)
+        for line in report.fix_lines():  # one line per problem, never folded: users copy these commands
+            console.print(Text.assemble(("problem ", "bold red"), line), soft_wrap=True, highlight=False)
+        console.print(f"{len(report.problems)} problem(s), {len(report.warnings)} warning(s)", highlight=False)
+    if report.problems:
+        sys.exit(1)
+
+
 def main():
     plugins.register_commands(cli)
     cli()
