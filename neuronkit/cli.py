@@ -598,6 +598,79 @@ def doctor(artifact, as_json):
         sys.exit(1)
 
 
+@cli.group("cache")
+def cache_cmd():
+    """The compile cache: identical compiles are read back from it (NEURONKIT_CACHE_DIR; NEURONKIT_CACHE=off)."""
+
+
+@cache_cmd.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cache_info(as_json):
+    """Where the cache is, how full, and its limit."""
+    from . import cache
+
+    found = cache.entries()
+    info = {"folder": str(cache.cache_dir()), "enabled": cache.enabled(None), "entries": len(found),
+            "bytes": sum(e.size for e in found), "limit_bytes": cache.max_bytes()}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    console.print(f"{info['folder']}: {info['entries']} entries, {info['bytes'] / 1e6:,.1f} MB of "
+                  f"{info['limit_bytes'] / 1e9:g} GB (NEURONKIT_CACHE_MAX_GB); "
+                  f"{'on' if info['enabled'] else 'off (NEURONKIT_CACHE)'} by default", soft_wrap=True)
+
+
+@cache_cmd.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cache_ls(as_json):
+    """The entries, most recently used first."""
+    import datetime
+
+    from . import cache
+    from .artifact import open_artifact
+
+    rows = []
+    for entry in cache.entries():
+        try:
+            m = open_artifact(entry.path).manifest
+            what = f"{m.backend.name} -> {m.target}{'/' + m.engine if m.engine else ''} {m.precision}"
+        except NeuronkitError as exc:
+            what = f"damaged ({exc})"
+        used = datetime.datetime.fromtimestamp(entry.used).isoformat(timespec="seconds")
+        rows.append({"key": entry.key, "model": what, "bytes": entry.size, "used": used})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("key", "compiled", "size", "last used")
+    for r in rows:
+        table.add_row(r["key"][:16], r["model"], f"{r['bytes'] / 1e6:,.1f} MB", r["used"])
+    console.print(table)
+
+
+@cache_cmd.command("rm")
+@click.argument("keys", nargs=-1, required=True)
+def cache_rm(keys):
+    """Remove entries by key (or a unique start of one)."""
+    from . import cache
+
+    found = cache.entries()
+    for key in keys:
+        matches = [e for e in found if e.key.startswith(key)]
+        if len(matches) != 1:
+            raise NeuronkitError(f"{key!r} matches {len(matches)} cache entries; give more of the key "
+                                 f"(neuronkit cache ls)")
+        cache.remove(matches[0])
+        console.print(f"removed {matches[0].key}")
+
+
+@cache_cmd.command("clear")
+def cache_clear():
+    """Remove every entry."""
+    from . import cache
+
+    console.print(f"removed {cache.clear()} entries from {cache.cache_dir()}")
+
+
 def main():
     plugins.register_commands(cli)
     cli()

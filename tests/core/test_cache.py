@@ -96,3 +96,22 @@ def test_calibration_data_is_part_of_the_key_and_a_generator_is_read_once(cache_
                              cache=True).cache == "hit"
     assert neuronkit.compile(mlp(), precision="int8", calibration=samples[:9], calibration_size=9,
                              cache=True).cache == "stored"
+
+
+def test_the_cache_command_lists_removes_and_clears(cache_dir):
+    import json
+
+    from click.testing import CliRunner
+
+    from neuronkit.cli import cli
+
+    for seed in (1, 2):
+        neuronkit.compile(mlp(seed=seed), cache=True)
+    run = CliRunner().invoke
+    info = json.loads(run(cli, ["cache", "info", "--json"]).output)
+    assert info["folder"] == str(cache_dir) and info["entries"] == 2 and info["bytes"] > 0
+    rows = json.loads(run(cli, ["cache", "ls", "--json"]).output)
+    assert [r["model"] for r in rows] == ["onnx -> cpu/onnxruntime fp32"] * 2
+    assert run(cli, ["cache", "rm", rows[0]["key"][:12]]).exit_code == 0 and len(cache.entries()) == 1
+    assert run(cli, ["cache", "rm", "zzzz"]).exit_code == 1
+    assert "removed 1 entries" in run(cli, ["cache", "clear"]).output and cache.entries() == []
