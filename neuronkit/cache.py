@@ -86,6 +86,25 @@ def arrays_digest(items: Iterable) -> str:
     return digest.hexdigest()
 
 
+def object_fingerprint(structure: str, classes: Iterable[type], arrays: Iterable[tuple[str, Any]]) -> bytes:
+    """What a backend's :meth:`~neuronkit.Compiler.fingerprint` returns for a model object: its structure
+    (a repr, a JSON config, a graph), the source of its classes (their names when the source cannot be
+    read, as for classes defined interactively), and every weight ``(name, array)`` byte for byte."""
+    import inspect
+
+    digest = hashlib.sha256(structure.encode())
+    for cls in sorted(set(classes), key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+        try:
+            digest.update(inspect.getsource(cls).encode())
+        except (OSError, TypeError):
+            digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+    for name, array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.reshape(-1).view(np.uint8))  # hashed in place, not copied
+    return digest.digest()
+
+
 def versions(modules: Iterable[str]) -> dict:
     """Installed versions of the distributions behind these modules (what compiled the files)."""
     found = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from neuronkit import Compiler, Replica
 
 from . import cpu, neuron
-from .model import prepare
+from .model import fingerprint, prepare
 
 
 class MxnetCompiler(Compiler):
@@ -19,6 +19,9 @@ class MxnetCompiler(Compiler):
             sdk, module = neuron.find_sdk(request.options.get("sdk"))  # before the export: a missing SDK fails fast
             return neuron.compile_inf1(sdk, module, prepare(model, request), request)
         return cpu.COMPILERS[request.engine](prepare(model, request), request, request.dynamic_batch is not False)
+
+    def fingerprint(self, model):
+        return fingerprint(model)
 
 
 class MxnetReplica(Replica):

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from neuronkit import CompileError, Component, TensorSpec
+from neuronkit.cache import object_fingerprint
 
 #: the checkpoint prefix of the symbol and params an artifact holds (``model-symbol.json``, ``model-0000.params``)
 PREFIX = "model"
@@ -99,6 +101,31 @@ def _as_symbol(model, request):
     sym, args, aux = mx.model.load_checkpoint(str(export / PREFIX), 0)
     shutil.rmtree(export)
     return sym, args, aux, model
+
+
+def fingerprint(model) -> bytes | None:
+    """A Gluon block's or a (sym, args, aux) tuple's content for the compile cache: its structure (the
+    block's repr and class sources, or the symbol's JSON) and every parameter byte for byte."""
+    mx = sys.modules.get("mxnet")
+    if mx is None:
+        return None
+    if isinstance(model, mx.gluon.HybridBlock):  # parameters by position: their names carry generated prefixes
+        params = sorted(model.collect_params().items())
+        return object_fingerprint(repr(model), _block_classes(model),
+                                  ((str(i), p.data().asnumpy()) for i, (_, p) in enumerate(params)))
+    if isinstance(model, tuple) and len(model) == 3 and isinstance(model[0], mx.sym.Symbol):
+        sym, args, aux = model
+        arrays = [(f"arg:{k}", v.asnumpy()) for k, v in sorted((args or {}).items())]
+        arrays += [(f"aux:{k}", v.asnumpy()) for k, v in sorted((aux or {}).items())]
+        return object_fingerprint(sym.tojson(), (), arrays)
+    return None
+
+
+def _block_classes(block) -> set:
+    classes = {type(block)}
+    for child in block._children.values():
+        classes |= _block_classes(child)
+    return classes
 
 
 def _latest_epoch(prefix: str) -> int:

@@ -11,7 +11,7 @@ import os
 from neuronkit import Compiler, Replica
 
 from . import cpu, neuron
-from .model import import_tf
+from .model import fingerprint, import_tf
 
 
 class TfCompiler(Compiler):
@@ -20,6 +20,9 @@ class TfCompiler(Compiler):
         if request.target.is_neuron:
             return neuron.compile_neuron(tf, model, request)
         return cpu.COMPILERS[request.engine](tf, model, request)
+
+    def fingerprint(self, model):
+        return fingerprint(model)
 
 
 class TfReplica(Replica):

@@ -10,8 +10,10 @@ the Keras model's code.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from neuronkit import BackendUnavailable, CompileError, TensorSpec
+from neuronkit.cache import object_fingerprint
 
 SAVED_MODEL_DIR = "saved_model"
 SIGNATURE = "serving_default"
@@ -131,6 +134,34 @@ def prepare(tf, model, request) -> Prepared:
         if a.ndim == 0:
             raise CompileError("example inputs need a batch axis (axis 0); got a scalar")
     return prepared
+
+
+def fingerprint(model) -> bytes | None:
+    """A Keras model's content for the compile cache: its config with the model's and layers' generated
+    names replaced by their positions (two builds of one model differ only there), its input names
+    (they name the artifact's signature), the source of its classes, and every weight byte for byte,
+    in order. Other objects (tf.Module, functions) are not cached."""
+    keras = sys.modules.get("keras")
+    if keras is None or not isinstance(model, keras.Model):
+        return None
+    positions = {model.name: "model", **{layer.name: f"layer{i}" for i, layer in enumerate(model.layers)}}
+
+    def canonical(value):
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        return positions.get(value, value) if isinstance(value, str) else value
+
+    try:
+        config = canonical(model.get_config())
+    except (NotImplementedError, TypeError, ValueError):  # a subclassed model without get_config
+        config = repr(type(model))
+    inputs = [t.name for t in model.inputs] if getattr(model, "inputs", None) else []  # they name the signature
+    structure = json.dumps([config, inputs], sort_keys=True, default=repr)
+    classes = {type(model)} | {type(layer) for layer in model.layers}
+    weights = ((str(i), np.asarray(w.numpy())) for i, w in enumerate(model.weights))
+    return object_fingerprint(structure, classes, weights)
 
 
 def _to_numpy(value):

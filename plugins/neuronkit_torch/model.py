@@ -6,7 +6,6 @@ cpu.py and neuron.py both import from here (and never from backend.py), so the m
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import os
 import warnings
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from neuronkit import CompileError, Component, TensorSpec
+from neuronkit.cache import object_fingerprint
 
 
 @dataclass(frozen=True)
@@ -57,26 +57,17 @@ def prepare(model, request) -> TorchModel:
 
 
 def fingerprint(model) -> bytes | None:
-    """A module's content for the compile cache: its code (TorchScript's, or the source of every module
-    class in it, else their names), its structure, and every parameter and buffer byte for byte."""
+    """A module's content for the compile cache: its structure and code (TorchScript's graph, or the
+    source of every module class in it), and every parameter and buffer byte for byte."""
     import torch
 
     if not isinstance(model, torch.nn.Module):
         return None
-    digest = hashlib.sha256(repr(model).encode())
-    if isinstance(model, torch.jit.ScriptModule):
-        digest.update(str(model.inlined_graph).encode())
-    else:
-        for cls in sorted({type(m) for m in model.modules()}, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
-            try:
-                digest.update(inspect.getsource(cls).encode())
-            except (OSError, TypeError):  # defined interactively: its name is what there is
-                digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
-    for name, tensor in model.state_dict().items():
-        data = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{data.dtype}:{tuple(data.shape)}".encode())
-        digest.update(data.reshape(-1).view(torch.uint8).numpy())  # hashed in place, not copied
-    return digest.digest()
+    scripted = isinstance(model, torch.jit.ScriptModule)
+    structure = repr(model) + (str(model.inlined_graph) if scripted else "")
+    weights = ((f"{name}:{t.dtype}", t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+               for name, t in model.state_dict().items())
+    return object_fingerprint(structure, () if scripted else {type(m) for m in model.modules()}, weights)
 
 
 def framework() -> Component:

@@ -212,3 +212,13 @@ def test_int8_through_onnx_runtime():
     assert m.precision == "int8" and m.engine == "onnxruntime" and m.flags[1].startswith("quantize_static(QDQ")
     assert m.report.accuracy["samples"] == 4
     assert neuronkit.verify(art, net, images(6, seed=99)).ok
+
+
+def test_the_compile_cache_knows_a_block_by_its_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURONKIT_CACHE_DIR", str(tmp_path))
+    first = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), cache=True)
+    again = neuronkit.compile(small_net(), "mxnet", example_inputs=images(1), cache=True)  # new name prefixes
+    assert (first.cache, again.cache) == ("stored", "hit")
+    changed = small_net()
+    next(iter(changed.collect_params().values())).data()[:] += 1
+    assert neuronkit.compile(changed, "mxnet", example_inputs=images(1), cache=True).cache == "stored"

@@ -273,3 +273,11 @@ def test_int8_through_openvino_and_nncf(model):
     assert m.report.accuracy["samples"] == 4
     x = images(6, seed=99)
     assert neuronkit.verify(art, model, x).ok
+
+
+def test_the_compile_cache_knows_a_keras_model_by_its_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURONKIT_CACHE_DIR", str(tmp_path))
+    first = neuronkit.compile(conv_model(), "tf", example_inputs=images(1), cache=True)
+    again = neuronkit.compile(conv_model(), "tf", example_inputs=images(1), cache=True)  # new layer names
+    assert (first.cache, again.cache) == ("stored", "hit")
+    assert neuronkit.compile(conv_model(seed=1), "tf", example_inputs=images(1), cache=True).cache == "stored"

@@ -123,3 +123,15 @@ def test_an_onnx_file_given_to_the_torch_backend_points_to_the_onnx_backend(tmp_
     path.write_bytes(b"\x08\x08not torch")
     with pytest.raises(CompileError, match="looks like a model for the onnx backend.*-f onnx"):
         neuronkit.compile(str(path), "torch")
+
+
+def test_the_compile_cache_knows_a_module_by_its_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURONKIT_CACHE_DIR", str(tmp_path))
+    first = neuronkit.compile(small_net(), "torch", example_inputs=images(1), cache=True)
+    again = neuronkit.compile(small_net(), "torch", example_inputs=images(1), cache=True)  # rebuilt, same weights
+    changed = small_net()
+    with torch.no_grad():
+        changed.head.bias[0] += 1
+    assert (first.cache, again.cache) == ("stored", "hit")
+    assert neuronkit.compile(changed, "torch", example_inputs=images(1), cache=True).cache == "stored"
+    assert neuronkit.compile(small_net(), "torch", example_inputs=images(2), cache=True).cache == "stored"
