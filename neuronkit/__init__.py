@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 from .api import compile, load, verify  # noqa: E402
 from .artifact import Artifact, Manifest, open_artifact  # noqa: E402
+from .bench import benchmark  # noqa: E402
 from .cores import CoreGroup  # noqa: E402
 from .errors import (  # noqa: E402
     ArtifactError,
@@ -46,5 +47,5 @@ __all__ = [
     "CompileReport", "CompileRequest", "CompileResult", "Compiler", "Component", "CoreGroup", "CoreSpecError",
     "EngineSpec", "ExportFormat", "IncompatibleArtifact", "InputError", "Manifest", "NeuronkitError", "Option",
     "PluginError", "Preprocess", "Replica", "Runtime", "RuntimeClosed", "TensorSpec", "Verification",
-    "VerificationFailed", "compile", "get_backends", "hookimpl", "load", "open_artifact", "verify",
+    "VerificationFailed", "benchmark", "compile", "get_backends", "hookimpl", "load", "open_artifact", "verify",
 ]
