@@ -432,46 +432,82 @@ def predict(artifact, inputs, cores, top, output):
 
 
 @cli.command()
-@click.argument("artifact", type=click.Path(exists=True))
-@click.option("--batch", type=click.IntRange(min=1), help="Batch size to send (default: the compiled batch, else 1).")
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--batch", "batches", multiple=True, type=click.IntRange(min=1),
+              help="Batch size; repeat to sweep (default: each artifact's compiled batch, else 1).")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-              help="How long to measure.")
-@click.option("--cores", help="Cores to load on: a count or indices like 0-3.")
-@click.option("--group-size", type=int, help="Cores per replica.")
-@click.option("--threads", type=click.IntRange(min=1), help="Concurrent callers (default: two per replica).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def bench(artifact, batch, seconds, cores, group_size, threads, as_json):
-    """Measure an artifact's throughput and latency on random inputs, every replica kept busy."""
-    import numpy as np
+              help="Measuring time per configuration and round.")
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Untimed calls per replica before measuring.")
+@click.option("--rounds", type=click.IntRange(min=1),
+              help="Rounds interleaving the artifacts (default: 1 for one artifact, 3 for several).")
+@click.option("--cores", "cores", multiple=True, help="Cores to load on: a count or indices like 0-3; repeat to sweep.")
+@click.option("--group-size", "group_sizes", multiple=True, type=click.IntRange(min=1),
+              help="Cores per replica; repeat to sweep.")
+@click.option("--workers", multiple=True, type=click.IntRange(min=1),
+              help="Callers per replica (default: 2); repeat to sweep.")
+@click.option("--threads", type=click.IntRange(min=1), help="Concurrent callers in all, instead of --workers.")
+@click.option("--cost-per-hour", type=click.FloatRange(min=0, min_open=True),
+              help="The host's price per hour: adds cost_per_1m_inf.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the report to OUTPUT.json and OUTPUT.csv.")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Draw throughput vs p99 latency per configuration to this PNG (needs matplotlib).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
+def bench(artifacts, batches, seconds, warmup, rounds, cores, group_sizes, workers, threads, cost_per_hour, output,
+          plot, as_json):
+    """Benchmark artifacts on random inputs over batch sizes and replica layouts, every replica kept busy.
 
-    from .api import load
-    from .artifact import open_artifact
-    from .bench import measure
+    One row per configuration with NeuronPerf's report fields. Several artifacts run side by side
+    (bench A.nk B.nk), interleaved in rounds, with each one's ratio to the first. A configuration
+    that cannot run here is a row with its reason; Ctrl-C stops, prints and writes what was measured.
+    """
+    import io
 
-    art = open_artifact(artifact)
-    batch = batch or art.manifest.batch_size or 1
-    rng = np.random.default_rng(0)
-    inputs = []
-    for spec in art.inputs:
-        shape = [batch if axis == art.manifest.batch_axis else d for axis, d in enumerate(spec.shape)]
-        if None in shape:
-            raise click.UsageError(f"input {spec.describe()} has a free dimension besides the batch; "
-                                   f"benchmark it from Python with neuronkit.bench.measure")
-        dtype = np.dtype(spec.dtype)
-        inputs.append(rng.standard_normal(shape).astype(dtype) if dtype.kind == "f"
-                      else rng.integers(0, 2, shape).astype(dtype))
-    with load(art, cores=_core_spec(cores), group_size=group_size) as rt:
-        result = measure(f"{art.backend}/{art.manifest.engine or art.target}", rt, inputs, batch, seconds,
-                         threads=threads or 2 * len(rt.replicas))
-        groups = [str(g) for g in rt.groups]
-    data = {**result.to_dict(), "core_groups": groups, "target": art.target}
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .bench import Interrupted, benchmark
+
+    if plot:  # before measuring: a missing matplotlib should not cost a whole benchmark
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise click.UsageError('--plot needs matplotlib: pip install "neuronkit[bench]"') from None
+    options = dict(batch_sizes=list(batches) or None, cores=[_core_spec(c) for c in cores] or None,
+                   group_size=list(group_sizes) or None, workers_per_replica=list(workers) or 2, threads=threads,
+                   duration=seconds, warmup=warmup, rounds=rounds, cost_per_hour=cost_per_hour)
+    interrupted = False
+    try:
+        if as_json or not err_console.is_terminal:  # plain progress lines on stderr
+            report = benchmark(list(artifacts), **options)
+        else:
+            progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=err_console, transient=True)
+            task = progress.add_task("starting", total=None)
+            with progress:
+                report = benchmark(list(artifacts), log=io.StringIO(), **options,
+                                   progress=lambda done, total, message: progress.update(
+                                       task, completed=done, total=total, description=message))
+    except Interrupted as exc:
+        report, interrupted = exc.report, True
     if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    table = Table(show_header=False, box=None)
-    for key, value in data.items():
-        table.add_row(key, str(value))
-    console.print(table)
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:  # to a file or pipe 160 columns wide (not 80), so the table stays readable there
+        (console if console.is_terminal else Console(markup=False, width=160)).print(report.table())
+    notes = err_console if as_json else console
+    if output:
+        base = Path(output)
+        base = base.with_suffix("") if base.suffix.lower() in (".json", ".csv") else base
+        written = [report.write_json(base.with_name(base.name + ".json")),
+                   report.write_csv(base.with_name(base.name + ".csv"))]
+        notes.print(f"wrote {written[0]} and {written[1]}", soft_wrap=True, highlight=False)
+    if plot:
+        notes.print(f"wrote {report.plot(plot)}", soft_wrap=True, highlight=False)
+    if interrupted:
+        notes.print("interrupted: the report holds what was measured before Ctrl-C", highlight=False)
+        sys.exit(130)
+    if not report.ok:
+        sys.exit(1)
 
 
 @cli.command()

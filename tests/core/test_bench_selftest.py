@@ -34,12 +34,16 @@ def test_measure_counts_calls_from_every_thread():
 
 def test_bench_command_reports_throughput_over_replicas(tmp_path):
     path = neuronkit.compile(mlp()).save(tmp_path / "mlp.nk")
-    out = CliRunner().invoke(cli, ["bench", str(path), "--batch", "4", "--seconds", "0.3", "--cores", "2",
+    out = CliRunner().invoke(cli, ["bench", str(path), "--batch", "4", "--seconds", "0.2", "--cores", "2",
                                    "--group-size", "1", "--json"])
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output)
-    assert data["core_groups"] == ["0", "1"] and data["threads"] == 4 and data["batch"] == 4
-    assert data["calls"] > 0 and data["items_per_s"] > 0
+    (row,) = json.loads(out.stdout)["reports"]
+    assert row["core_groups"] == ["0", "1"] and row["threads"] == 4 and row["batch_size"] == 4
+    assert row["n_models"] == 2 and row["workers_per_model"] == 2  # two callers per replica by default
+    assert row["calls"] > 0 and row["throughput_avg"] > 0
+    out = CliRunner().invoke(cli, ["bench", str(path), "--seconds", "0.1", "--threads", "3", "--json"])
+    (row,) = json.loads(out.stdout)["reports"]
+    assert row["threads"] == 3 and row["n_models"] == 1 and row["workers_per_model"] == 3
 
 
 def test_selftest_compares_each_neuron_target_with_cpu(numpy_backend, fake_neuron_host):
