@@ -33,8 +33,8 @@ from .neuron import NEURON_REPOSITORY
 
 OK, WARN, PROBLEM = "ok", "warn", "problem"
 
-#: The Neuron release the support statuses below describe: the latest found (Neuron 2.33.1, 2026-11-11;
-#: ../shared/neuron-sdk-2026.md, whose §1 table is "as of 2.33.x").
+#: The Neuron release the support statuses below describe: the latest found (Neuron 2.33.1, 2026-11-11).
+#: Each row's ``source`` names the aws-neuron-sdk documents it comes from.
 AS_OF = "Neuron 2.33.1"
 
 
@@ -68,68 +68,66 @@ class SdkSupport:
         return self.status, self.detail
 
 
-_SDK_2026 = "../shared/neuron-sdk-2026.md §1"
-_REFERENCE = "../shared/neuron-sdk-reference.md"
 
 #: The support status of every Neuron SDK package neuronkit knows (and of MXNet itself), in one place.
 SUPPORT = {row.package: row for row in (
-    # 2026 §1: archive/index.rst (archived 3/11/2026, "last release supported: Neuron 2.22.0"); 2.32.0 manifest
+    # archive/index.rst (archived 3/11/2026, "last release supported: Neuron 2.22.0"); 2.32.0 manifest
     SdkSupport("torch-neuron", "torch_neuron", "archived",
                "no longer officially supported: its docs were archived on 2026-03-11, the last release supporting "
                "it was Neuron 2.22.0 (the 2.32.0 manifest still lists 1.13.1.2.11.13.0); Inf1 only, PyTorch 1.13.1 "
-               "at most", f"{_SDK_2026} (aws-neuron-sdk archive/index.rst, n2-manifest.json)",
+               "at most", "aws-neuron-sdk archive/index.rst, n2-manifest.json",
                instead="compile for inf2/trn1 (torch-neuronx) or the cpu target; to keep Inf1, pin Neuron 2.22",
                targets=("inf1",), backends=("torch",), python=("3.9", "3.10")),
-    # 2026 §1: archive/index.rst ("TensorFlow is no longer officially supported"); manifest: absent from 2.29
+    # archive/index.rst ("TensorFlow is no longer officially supported"); manifest: absent from 2.29
     SdkSupport("tensorflow-neuron", "tensorflow_neuron", "end of support",
                "TensorFlow is no longer officially supported: docs archived on 2026-03-11, last supported in Neuron "
                "2.22.0, absent from the release manifest since 2.29; TensorFlow 2.10.1 at most",
-               f"{_SDK_2026} (aws-neuron-sdk archive/index.rst, n2-manifest.json)",
+               "aws-neuron-sdk archive/index.rst, n2-manifest.json",
                instead="use the torch backend on inf2/trn1, or TensorFlow on the cpu target; to keep Inf1, pin "
                        "Neuron 2.22", targets=("inf1",), backends=("tf",), python=("3.9", "3.10")),
-    # 2026 §1: announce-no-longer-support-tensorflow-inf2.rst (2.28 was the last release supporting it)
+    # announce-no-longer-support-tensorflow-inf2.rst (2.28 was the last release supporting it)
     SdkSupport("tensorflow-neuronx", "tensorflow_neuronx", "end of support",
                "support for Inf2 ended in Neuron 2.29 (2.28 was the last release with it); TensorFlow 2.10.1 at most",
-               f"{_SDK_2026} (aws-neuron-sdk announce-no-longer-support-tensorflow-inf2.rst)",
+               "aws-neuron-sdk announce-no-longer-support-tensorflow-inf2.rst",
                instead="use the torch backend on inf2/trn1, or TensorFlow on the cpu target; to keep it, pin "
                        "Neuron 2.28", targets=("inf2", "trn1"), backends=("tf",), python=("3.10", "3.11", "3.12")),
-    # 2026 §1: announce-maintenance-mxnet.rst (2.19), archive/index.rst (archived 3/11/2026, last 2.27.0)
+    # announce-maintenance-mxnet.rst (2.19), archive/index.rst (archived 3/11/2026, last 2.27.0)
     SdkSupport("mx_neuron", "mx_neuron", "archived",
                "in maintenance since Neuron 2.19, docs archived on 2026-03-11, last supported in Neuron 2.27.0; "
                "MXNet 1.8, which Apache retired in 2023",
-               f"{_SDK_2026} (aws-neuron-sdk announce-maintenance-mxnet.rst, archive/index.rst)",
+               "aws-neuron-sdk announce-maintenance-mxnet.rst, archive/index.rst",
                instead="export the model to ONNX and use the onnx backend on the cpu target, or move to the torch "
                        "backend on inf2/trn1", targets=("inf1",), backends=("mxnet",), python=("3.9", "3.10")),
-    # 2026 §1 (as mx_neuron); reference §3.1: MXNet 1.5 needs Neuron runtime 1.x (introducing-libnrt.rst)
+    # as mx_neuron; MXNet 1.5 needs Neuron runtime 1.x (introducing-libnrt.rst)
     SdkSupport("mxnet_neuron", "mxnet.contrib.neuron", "archived",
                "MXNet 1.5 on Neuron runtime 1.x (neuron-rtd), which runtime 2.x does not support; in maintenance "
                "since Neuron 2.19, archived on 2026-03-11, last supported in Neuron 2.27.0",
-               f"{_SDK_2026}; {_REFERENCE} §3.1 (archive/appnotes/neuron1x/introducing-libnrt.rst)",
+               "aws-neuron-sdk announce-maintenance-mxnet.rst, archive/appnotes/neuron1x/introducing-libnrt.rst",
                instead="export the model to ONNX and use the onnx backend on the cpu target",
                targets=("inf1",), backends=("mxnet",), python=("3.9", "3.10")),
-    # 2026 §1: "No explicit EOS notice found; the rest of the Inf1 stack is archived"
+    # "No explicit EOS notice found; the rest of the Inf1 stack is archived"
     SdkSupport("neuron-cc", "neuroncc", "legacy",
                "Inf1's compiler: no end-of-support notice found, but every framework integration that calls it "
-               "is archived; 1.24.0.0 in the 2.32.0 manifest", f"{_SDK_2026} (n2-manifest.json)",
+               "is archived; 1.24.0.0 in the 2.32.0 manifest", "aws-neuron-sdk n2-manifest.json",
                instead="compile for inf2/trn1 (neuronx-cc)", targets=("inf1",), python=("3.9", "3.10")),
-    # 2026 §1: neuronx-cc 2.28.7631.0 in Neuron 2.33.0 (release-notes/components/index.html), active
+    # neuronx-cc 2.28.7631.0 in Neuron 2.33.0 (release-notes/components/index.html), active
     SdkSupport("neuronx-cc", "neuronxcc", "supported", "active; 2.28.7631.0 ships with Neuron 2.33.0",
-               f"{_SDK_2026} (v2.33.0 release-notes/components)", targets=("inf2", "trn1"),
+               "aws-neuron-sdk v2.33.0 release-notes/components", targets=("inf2", "trn1"),
                python=("3.11", "3.12", "3.13")),
-    # 2026 §1: announce-maintenance-pytorch-xla-inference.rst (2.31); 2.33.0 component index, torchneuron.html
+    # announce-maintenance-pytorch-xla-inference.rst (2.31); 2.33.0 component index, torchneuron.html
     SdkSupport("torch-neuronx", "torch_neuronx", "maintenance",
                "the XLA stack neuronkit calls (torch_neuronx.trace, PyTorch 2.9) is in maintenance for inference "
                "since Neuron 2.31 (critical fixes only) and left the DLAMIs and DLCs in 2.32",
-               f"{_SDK_2026} (aws-neuron-sdk announce-maintenance-pytorch-xla-inference.rst; v2.33.0 "
-               f"release-notes/components)", instead="keep torch-neuronx 2.9 (the last XLA line) for inf2/trn1 "
+               "aws-neuron-sdk announce-maintenance-pytorch-xla-inference.rst; v2.33.0 release-notes/components",
+               instead="keep torch-neuronx 2.9 (the last XLA line) for inf2/trn1 "
                "artifacts; plan for native TorchNeuron on trn2/trn3", targets=("inf2", "trn1"),
                backends=("torch",), python=("3.11", "3.12", "3.13"),
                newer=(("2.13", "beta", "native TorchNeuron (torch-neuronx 2.13/2.14): a public beta from Neuron "
                                        "2.33.0 for trn2/trn3 only, without the torch_neuronx.trace neuronkit's "
                                        "torch backend calls for inf2/trn1"),)),
-    # 2026 §1: archive/index.rst (NeuronPerf docs archived 12/2/2025, "last release supported Neuron 2.27.0")
+    # archive/index.rst (NeuronPerf docs archived 12/2/2025, "last release supported Neuron 2.27.0")
     SdkSupport("neuronperf", "neuronperf", "archived",
-               "docs archived on 2025-12-02, last supported in Neuron 2.27.0", f"{_SDK_2026} (archive/index.rst)",
+               "docs archived on 2025-12-02, last supported in Neuron 2.27.0", "aws-neuron-sdk archive/index.rst",
                instead="neuronkit bench measures every backend"),
     # Not in ../shared: Apache moved MXNet to the Attic in 2023 (attic.apache.org/projects/mxnet.html)
     SdkSupport("mxnet", "mxnet", "retired",
@@ -157,7 +155,7 @@ FAST_INT8 = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})   # as neuronkit.
 SHOWN_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
                "amx_tile", "amx_bf16", "amx_int8", "asimd", "asimddp", "i8mm", "bf16", "sve", "sve2")
 
-#: 2026 §1: "Drivers above 2.24 do not support Inf1" (announce-correction-neuron-driver-support-inf1.rst).
+#: "Drivers above 2.24 do not support Inf1" (announce-correction-neuron-driver-support-inf1.rst).
 INF1_LAST_DRIVER = (2, 24)
 
 
@@ -555,7 +553,7 @@ def _env_checks(host, env_error) -> list:
                             f"{' and '.join(k for k in RUNTIME_2_ENV if env.get(k))} for an MXNet 1.5 "
                             f"(runtime 1.x) process"))
     elif legacy:
-        # reference §5.2: deprecated in Neuron 1.16.0, end of support 1.19.0 or 1.20.0 (the pages disagree)
+        # parallel-ncgs.rst, maintenance.rst: deprecated in 1.16.0, end of support 1.19.0 or 1.20.0 (pages disagree)
         checks.append(Check("environment", "runtime generations", WARN,
                             f"NEURONCORE_GROUP_SIZES={legacy} is runtime 1.x's variable (end of support in Neuron "
                             f"1.19/1.20); only mxnet_neuron (MXNet 1.5) still reads it",
@@ -605,7 +603,7 @@ def _env_checks(host, env_error) -> list:
 
 def _groups(text: str) -> list:
     """``NEURONCORE_GROUP_SIZES`` as ``[(groups, cores each), ...]``: ``2,4``; ``4x1`` (four groups of
-    one core: reference §5.2); ``[1,2,1]`` (the MXNet tutorials' form). Raises ValueError."""
+    one core: parallel-ncgs.rst); ``[1,2,1]`` (the MXNet tutorials' form). Raises ValueError."""
     groups = []
     for item in text.strip().strip("[]").replace(" ", "").split(","):
         m = re.fullmatch(r"(\d{1,6})(?:x(\d{1,6}))?", item)
