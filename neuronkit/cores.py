@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -194,6 +195,19 @@ def neuron_runtime_env(groups: Sequence[CoreGroup], host: Host, cores: CoreSpec 
     if isinstance(cores, int) and not isinstance(cores, bool):
         return {"NEURON_RT_NUM_CORES": str(cores)}
     return {"NEURON_RT_VISIBLE_CORES": f"{groups[0].start}-{groups[-1].cores[-1]}"}
+
+
+def parse_group_sizes(text: str) -> list[int]:
+    """``NEURONCORE_GROUP_SIZES`` (Neuron runtime 1.x) as one size per group, in load order: ``2,4``;
+    ``4x1`` (four groups of one core, parallel-ncgs.rst); ``[1,2,1]`` (the MXNet tutorials' form).
+    Raises ValueError when it is malformed."""
+    sizes: list[int] = []
+    for item in text.strip().strip("[]").replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d{1,6})(?:x(\d{1,6}))?", item)
+        if not m:
+            raise ValueError(f"NEURONCORE_GROUP_SIZES={text!r} is malformed")
+        sizes += [int(m.group(2))] * int(m.group(1)) if m.group(2) else [int(m.group(1))]
+    return sizes
 
 
 #: Runtime 2.x's placement variables.

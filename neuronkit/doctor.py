@@ -28,6 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cores import parse_group_sizes
 from .errors import CoreSpecError, IncompatibleArtifact, NeuronkitError
 from .neuron import NEURON_REPOSITORY
 
@@ -588,7 +589,7 @@ def _env_checks(host, env_error) -> list:
                                 f"ask for {total} or fewer, or unset it"))
     if legacy:
         try:
-            need = sum(count * size for count, size in _groups(legacy))
+            need = sum(parse_group_sizes(legacy))
         except ValueError:
             checks.append(Check("environment", "NEURONCORE_GROUP_SIZES", PROBLEM, f"{legacy!r} is malformed",
                                 "write sizes like 2,2 or 4x1, or unset it"))
@@ -601,24 +602,12 @@ def _env_checks(host, env_error) -> list:
     return checks
 
 
-def _groups(text: str) -> list:
-    """``NEURONCORE_GROUP_SIZES`` as ``[(groups, cores each), ...]``: ``2,4``; ``4x1`` (four groups of
-    one core: parallel-ncgs.rst); ``[1,2,1]`` (the MXNet tutorials' form). Raises ValueError."""
-    groups = []
-    for item in text.strip().strip("[]").replace(" ", "").split(","):
-        m = re.fullmatch(r"(\d{1,6})(?:x(\d{1,6}))?", item)
-        if not m:
-            raise ValueError(text)
-        groups.append((int(m.group(1)), int(m.group(2))) if m.group(2) else (1, int(m.group(1))))
-    return groups
-
-
 def _replicas(host, env: dict) -> tuple[int, str]:
     """How many replicas (each with its own intra-op threads) the placement variables imply."""
     legacy = env.get("NEURONCORE_GROUP_SIZES")
     if legacy:
         try:
-            return max(sum(count for count, _ in _groups(legacy)), 1), f"NEURONCORE_GROUP_SIZES={legacy}"
+            return max(len(parse_group_sizes(legacy)), 1), f"NEURONCORE_GROUP_SIZES={legacy}"
         except ValueError:
             pass
     if host.devices and host.neuron_cores:

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 
 from neuronkit import BackendUnavailable, CompileError, CompileReport, CompileResult, Component, CoreSpecError
+from neuronkit.cores import parse_group_sizes
 from neuronkit.neuron import extra_compiler_args, import_sdk, neuron_cc_flags
 
 from .model import PREFIX, MxnetModel, framework
@@ -157,7 +158,7 @@ def load(artifact, group):
 def _group_index(group, sizes_value: str) -> int:
     """``mx.neuron(i)`` under runtime 1.x: ``i`` is a group of ``NEURONCORE_GROUP_SIZES``, counted from
     the first core neuron-rtd gives the process."""
-    sizes = _parse_group_sizes(sizes_value)
+    sizes = parse_group_sizes(sizes_value)
     start = 0
     for index, size in enumerate(sizes):
         if start == group.local_start:
@@ -168,11 +169,3 @@ def _group_index(group, sizes_value: str) -> int:
     raise CoreSpecError(f"core group {group} is not a group of NEURONCORE_GROUP_SIZES={sizes_value}: runtime 1.x "
                         f"numbers its groups from the first core it gives the process, so load with a core count "
                         f"(cores=N) rather than core indices")
-
-
-def _parse_group_sizes(value: str) -> list:
-    sizes: list = []
-    for part in filter(None, (p.strip() for p in value.strip().strip("[]").split(","))):
-        count, _, size = part.partition("x")
-        sizes += [int(size)] * int(count) if size else [int(count)]
-    return sizes
