@@ -11,6 +11,7 @@ and verified). Prints both times and their ratio per round, and the median ratio
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -30,6 +31,7 @@ def main(argv=None) -> int:
     parser.add_argument("--framework", default="torch", choices=["torch", "tf", "mxnet"])
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", metavar="FILE", help="also write the rounds to this JSON file")
     args = parser.parse_args(argv)
 
     import importlib
@@ -43,7 +45,7 @@ def main(argv=None) -> int:
     calibration = [rng.standard_normal(shape).astype(np.float32) for _ in range(32)] if args.precision == "int8" \
         else None
     print(f"ResNet50 ({args.framework}, {args.precision}) compile cache, CPU: {cpu_model()}")
-    ratios = []
+    ratios, rounds = [], []
     for round_ in range(1, args.repeat + 1):
         with tempfile.TemporaryDirectory(prefix="neuronkit-cache-bench-") as folder:
             os.environ["NEURONKIT_CACHE_DIR"] = folder
@@ -57,8 +59,14 @@ def main(argv=None) -> int:
                     print(f"round {round_}: expected a cache {expected}, got {art.cache!r}")
                     return 1
         ratios.append(times[1] / times[0])
+        rounds.append({"cold_s": round(times[0], 3), "warm_s": round(times[1], 3)})
         print(f"round {round_}: cold {times[0]:.2f} s, warm (cache hit) {times[1]:.3f} s = {ratios[-1]:.1%} of cold")
     print(f"median warm / cold: {statistics.median(ratios):.1%} (target <= 2%)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "title": f"ResNet50 ({args.framework}, {args.precision}) compile cache", "cpu": cpu_model(),
+            "framework": args.framework, "precision": args.precision, "rounds": rounds,
+            "median_warm_over_cold": round(statistics.median(ratios), 4)}, indent=2) + "\n")
     return 0
 
 

@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     import mxnet as mx
     import onnxruntime as ort
     import openvino as ov
+    from neuronkit_mxnet.cpu import exporter_compat
     from zoo import mxnet as zoo_mxnet
 
     import neuronkit
@@ -60,8 +61,9 @@ def main(argv=None) -> int:
     model.export(f"{tmp.name}/r50", epoch=0)
     sym, params, aux = mx.model.load_checkpoint(f"{tmp.name}/r50", 0)
     onnx_path = f"{tmp.name}/r50.onnx"
-    mx.onnx.export_model(sym, {**params, **aux}, in_shapes=[(1, 3, 224, 224)], in_types=[np.float32],
-                         onnx_file_path=onnx_path, dynamic=True, dynamic_input_shapes=[(None, 3, 224, 224)])
+    with exporter_compat():  # the exporter predates onnx 1.16 (see neuronkit_mxnet.cpu)
+        mx.onnx.export_model(sym, {**params, **aux}, in_shapes=[(1, 3, 224, 224)], in_types=[np.float32],
+                             onnx_file_path=onnx_path, dynamic=True, dynamic_input_shapes=[(None, 3, 224, 224)])
 
     def gluon():
         return lambda x: model(mx.nd.array(x)).asnumpy()

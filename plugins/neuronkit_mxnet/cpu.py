@@ -37,10 +37,8 @@ def _onnx_export(m: MxnetModel, request, dynamic: bool):
 
     request.progress("exporting to ONNX (mx.onnx.export_model)")
     path = request.workdir / "export.onnx"
-    _provide_onnx_mapping()
     try:
-        with warnings.catch_warnings(), _opset(EXPORT_OPSET):  # the exporter used onnx.mapping (deprecated in 1.15)
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with exporter_compat():
             mx.onnx.export_model(m.sym, {**m.args, **m.aux}, in_shapes=[e.shape for e in m.examples],
                                  in_types=[e.dtype for e in m.examples], onnx_file_path=str(path), dynamic=dynamic,
                                  dynamic_input_shapes=[[None, *e.shape[1:]] for e in m.examples] if dynamic else None)
@@ -52,6 +50,16 @@ def _onnx_export(m: MxnetModel, request, dynamic: bool):
 #: MXNet 1.9's exporter has operator translations up to opset 13, but stamps the model with the newest opset
 #: the installed onnx knows (28 for onnx 1.23, which ONNX Runtime 1.32 cannot run quantized): ask for 13.
 EXPORT_OPSET = 13
+
+
+@contextlib.contextmanager
+def exporter_compat():
+    """What ``mx.onnx.export_model`` needs to run with a current onnx: the ``onnx.mapping`` tables and
+    opset :data:`EXPORT_OPSET` (see :func:`_provide_onnx_mapping`). benchmarks/mxnet_resnet50.py uses it too."""
+    _provide_onnx_mapping()
+    with warnings.catch_warnings(), _opset(EXPORT_OPSET):
+        warnings.simplefilter("ignore", DeprecationWarning)  # onnx.mapping, deprecated since onnx 1.15
+        yield
 
 
 @contextlib.contextmanager
