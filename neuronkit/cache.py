@@ -15,6 +15,7 @@ evicted least recently used beyond ``NEURONKIT_CACHE_MAX_GB`` (default 10).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -90,19 +91,25 @@ def object_fingerprint(structure: str, classes: Iterable[type], arrays: Iterable
     """What a backend's :meth:`~neuronkit.Compiler.fingerprint` returns for a model object: its structure
     (a repr, a JSON config, a graph), the source of its classes (their names when the source cannot be
     read, as for classes defined interactively), and every weight ``(name, array)`` byte for byte."""
-    import inspect
-
     digest = hashlib.sha256(structure.encode())
     for cls in sorted(set(classes), key=lambda c: f"{c.__module__}.{c.__qualname__}"):
-        try:
-            digest.update(inspect.getsource(cls).encode())
-        except (OSError, TypeError):
-            digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+        digest.update(_source(cls).encode())
     for name, array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
         digest.update(array.reshape(-1).view(np.uint8))  # hashed in place, not copied
     return digest.digest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _source(cls: type) -> str:
+    """A class's source (read once per class object: finding it parses the whole module), or its name."""
+    import inspect
+
+    try:
+        return inspect.getsource(cls)
+    except (OSError, TypeError):
+        return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def versions(modules: Iterable[str]) -> dict:
