@@ -40,6 +40,7 @@ from .verify import (
     judge,
     rows,
 )
+from .verify import run as run_all
 
 
 def compile(
@@ -230,10 +231,9 @@ def verify(artifact: Artifact | str | Path, reference: Any, data: Any = None, *,
                       dynamic_batch=True if free else None)
     check_signatures(art.inputs, ref.inputs)
     with load(art) as rt, load(ref) as reference_rt:
-        got, want = rt(list(inputs)), reference_rt(list(inputs))
-    return judge(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,),
-                 art.manifest.precision, int(inputs[0].shape[0]) if inputs[0].ndim else 1, atol=atol, rtol=rtol,
-                 top1_agreement=top1_agreement)
+        got, want = run_all(rt, inputs), run_all(reference_rt, inputs)
+    return judge(got, want, art.manifest.precision, int(inputs[0].shape[0]) if inputs[0].ndim else 1, atol=atol,
+                 rtol=rtol, top1_agreement=top1_agreement)
 
 
 _verify = verify  # compile()'s verify= parameter hides the name there

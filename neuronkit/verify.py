@@ -18,6 +18,7 @@ import numpy as np
 
 from . import accuracy
 from .artifact import MANIFEST, Artifact
+from .calibration import IMAGE_SUFFIXES
 from .errors import InputError, NeuronkitError
 from .types import TensorSpec
 
@@ -121,9 +122,9 @@ def _images(art: Artifact, folder: Path) -> np.ndarray:
 
     if len(art.inputs) != 1:
         raise InputError("a folder of images feeds a model with one input; give a .npz with one array per input")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp"))
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise InputError(f"{folder} holds no images (.png, .jpg, .jpeg, .bmp, .webp)")
+        raise InputError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return np.concatenate([load_image(f, art.inputs[0], art.manifest.preprocess) for f in files])
 
 
@@ -135,6 +136,23 @@ def check_signatures(mine, theirs) -> None:
         if a.dtype != b.dtype or len(a.shape) != len(b.shape) or any(
                 x is not None and y is not None and x != y for x, y in zip(a.shape[1:], b.shape[1:])):
             raise InputError(f"input {a.describe()} of the artifact differs from the reference's {b.describe()}")
+
+
+def run(rt, inputs: tuple) -> tuple:
+    """``rt``'s outputs for every row of ``inputs``; a fixed-batch artifact (no dynamic batch) is fed
+    its batch at a time, the last one filled by repeating rows, and the outputs are cut back."""
+    m = rt.artifact.manifest
+    count = int(inputs[0].shape[0]) if inputs[0].ndim else 1
+    if m.dynamic_batch or not m.batch_size or count == m.batch_size:
+        out = rt(list(inputs))
+        return out if isinstance(out, tuple) else (out,)
+    size = m.batch_size
+    filled = [rows(x, -(-count // size) * size) for x in inputs]
+    parts = []
+    for start in range(0, len(filled[0]), size):
+        out = rt([x[start:start + size] for x in filled])
+        parts.append(out if isinstance(out, tuple) else (out,))
+    return tuple(np.concatenate(chunks)[:count] for chunks in zip(*parts))
 
 
 def rows(array: np.ndarray, count: int) -> np.ndarray:

@@ -139,3 +139,10 @@ def test_compile_command_takes_calibration_rows_and_verifies(tmp_path, onnx_mode
     assert neuronkit.open_artifact(tmp_path / "q.nk").manifest.precision == "int8"
     missing = CliRunner().invoke(cli, ["compile", str(model), "-o", str(tmp_path / "x.nk"), "-p", "int8"])
     assert missing.exit_code == 1 and "needs calibration=" in missing.output
+
+
+def test_verify_feeds_a_fixed_batch_artifact_its_batch_at_a_time():
+    fixed = neuronkit.compile(mlp(), dynamic_batch=False, batch_size=4)
+    assert fixed.manifest.batch_size == 4 and not fixed.manifest.dynamic_batch
+    result = neuronkit.verify(fixed, mlp(), samples=10)  # 10 rows: three calls of 4, the last filled
+    assert result.ok and result.samples == 10 and result.measures["rel_error"] < 1e-6
