@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -124,6 +125,8 @@ def compile(
                            "with preprocess=; neuronkit never calibrates on random data")
     if isinstance(calibration_size, bool) or not isinstance(calibration_size, int) or calibration_size < 1:
         raise CompileError(f"calibration_size={calibration_size!r} must be a whole number of 1 or more")
+    if tgt.is_neuron and (unsupported := neuron.support_warning(spec.name, tgt.name)):
+        warnings.warn(unsupported, FutureWarning, stacklevel=2)
     if verify and tgt.is_neuron and not _runs_here(tgt):
         raise CompileError(f"verify=True runs the compiled model, and this host cannot run {tgt.name}: compile "
                            f"without it, then run neuronkit verify ART --reference MODEL on the {tgt.name} instance")

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from . import plugins
 from .errors import NeuronkitError
+from .neuron import AS_OF, UNSUPPORTED, support_rows
 from .types import Preprocess
 
 # markup=False: file names, manifests, plugin messages and install hints ("neuronkit[tf]") are
@@ -75,7 +76,9 @@ def backends(as_json, options_of):
                                                                 if not plugins.missing_requirements(e)],
                      "precisions": {t: list(s.precisions_for(t)) for t in s.targets},
                      "capabilities": sorted(s.capabilities), "plugin": s.plugin,
-                     "ready": not missing, "install": s.install_hint if missing else ""})
+                     "ready": not missing, "install": s.install_hint if missing else "",
+                     "support": {t: [{"package": r.package, "status": r.status, "as_of": r.as_of}
+                                     for r in support_rows(s.name, t)] for t in s.targets if t != "cpu"}})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -90,6 +93,10 @@ def backends(as_json, options_of):
         precisions = "; ".join(f"{'/'.join(t)}: {p}" for p, t in by_precisions.items())
         table.add_row(name, r["framework"], ", ".join(r["targets"]), engines, precisions, r["plugin"], status)
     console.print(table)
+    retired = [f"{r['name']} on {t}: {p['package']} is {p['status']}" for r in rows for t, packages in
+               r["support"].items() for p in packages if p["status"] in UNSUPPORTED]
+    if retired:  # what a user deciding on a target must know (neuronkit doctor says what to do instead)
+        console.print(f"Neuron SDK support as of {AS_OF}: " + "; ".join(retired), soft_wrap=True, highlight=False)
     missing = [r for r in rows if not r["ready"]]
     if missing:  # below the table, one per line, never folded: users copy these commands
         console.print("To install a missing backend:")

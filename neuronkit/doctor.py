@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -30,113 +29,10 @@ from pathlib import Path
 
 from .cores import parse_group_sizes
 from .errors import CoreSpecError, IncompatibleArtifact, NeuronkitError
-from .neuron import NEURON_REPOSITORY
+from .neuron import AS_OF, NEURON_REPOSITORY, SUPPORT, SdkSupport, version_tuple  # noqa: F401 (re-exported)
 
 OK, WARN, PROBLEM = "ok", "warn", "problem"
 
-#: The Neuron release the support statuses below describe: the latest found (Neuron 2.33.1, 2026-11-11).
-#: Each row's ``source`` names the aws-neuron-sdk documents it comes from.
-AS_OF = "Neuron 2.33.1"
-
-
-@dataclass(frozen=True)
-class SdkSupport:
-    """The support status of one package, as of :attr:`as_of`, and where that is written."""
-
-    package: str                  # what pip installs (Neuron SDK packages: from the Neuron repository)
-    module: str                   # what is imported
-    status: str                   # supported, beta, maintenance, legacy, end of support, archived, retired
-    detail: str                   # one sentence: since when, what is left
-    source: str                   # the document (and the pages it cites)
-    instead: str = ""             # what to do instead, when it is not supported
-    as_of: str = AS_OF
-    kind: str = "Neuron SDK"      # or "framework"
-    targets: tuple = ()           # neuronkit targets it serves
-    backends: tuple = ()          # neuronkit's built-in backends that call it for those targets
-    python: tuple = ()            # Python versions its last release ships for
-    newer: tuple = ()             # ((first version, status, detail), ...): a later line of the package
-
-    @property
-    def supported(self) -> bool:
-        return self.status == "supported"
-
-    def for_version(self, version: str) -> tuple[str, str]:
-        """``(status, detail)`` of the installed ``version`` (torch-neuronx 2.13+ is another stack)."""
-        installed = _version_tuple(version)
-        for first, status, detail in self.newer:
-            if installed and installed >= _version_tuple(first):
-                return status, detail
-        return self.status, self.detail
-
-
-
-#: The support status of every Neuron SDK package neuronkit knows (and of MXNet itself), in one place.
-SUPPORT = {row.package: row for row in (
-    # archive/index.rst (archived 3/11/2026, "last release supported: Neuron 2.22.0"); 2.32.0 manifest
-    SdkSupport("torch-neuron", "torch_neuron", "archived",
-               "no longer officially supported: its docs were archived on 2026-03-11, the last release supporting "
-               "it was Neuron 2.22.0 (the 2.32.0 manifest still lists 1.13.1.2.11.13.0); Inf1 only, PyTorch 1.13.1 "
-               "at most", "aws-neuron-sdk archive/index.rst, n2-manifest.json",
-               instead="compile for inf2/trn1 (torch-neuronx) or the cpu target; to keep Inf1, pin Neuron 2.22",
-               targets=("inf1",), backends=("torch",), python=("3.9", "3.10")),
-    # archive/index.rst ("TensorFlow is no longer officially supported"); manifest: absent from 2.29
-    SdkSupport("tensorflow-neuron", "tensorflow_neuron", "end of support",
-               "TensorFlow is no longer officially supported: docs archived on 2026-03-11, last supported in Neuron "
-               "2.22.0, absent from the release manifest since 2.29; TensorFlow 2.10.1 at most",
-               "aws-neuron-sdk archive/index.rst, n2-manifest.json",
-               instead="use the torch backend on inf2/trn1, or TensorFlow on the cpu target; to keep Inf1, pin "
-                       "Neuron 2.22", targets=("inf1",), backends=("tf",), python=("3.9", "3.10")),
-    # announce-no-longer-support-tensorflow-inf2.rst (2.28 was the last release supporting it)
-    SdkSupport("tensorflow-neuronx", "tensorflow_neuronx", "end of support",
-               "support for Inf2 ended in Neuron 2.29 (2.28 was the last release with it); TensorFlow 2.10.1 at most",
-               "aws-neuron-sdk announce-no-longer-support-tensorflow-inf2.rst",
-               instead="use the torch backend on inf2/trn1, or TensorFlow on the cpu target; to keep it, pin "
-                       "Neuron 2.28", targets=("inf2", "trn1"), backends=("tf",), python=("3.10", "3.11", "3.12")),
-    # announce-maintenance-mxnet.rst (2.19), archive/index.rst (archived 3/11/2026, last 2.27.0)
-    SdkSupport("mx_neuron", "mx_neuron", "archived",
-               "in maintenance since Neuron 2.19, docs archived on 2026-03-11, last supported in Neuron 2.27.0; "
-               "MXNet 1.8, which Apache retired in 2023",
-               "aws-neuron-sdk announce-maintenance-mxnet.rst, archive/index.rst",
-               instead="export the model to ONNX and use the onnx backend on the cpu target, or move to the torch "
-                       "backend on inf2/trn1", targets=("inf1",), backends=("mxnet",), python=("3.9", "3.10")),
-    # as mx_neuron; MXNet 1.5 needs Neuron runtime 1.x (introducing-libnrt.rst)
-    SdkSupport("mxnet_neuron", "mxnet.contrib.neuron", "archived",
-               "MXNet 1.5 on Neuron runtime 1.x (neuron-rtd), which runtime 2.x does not support; in maintenance "
-               "since Neuron 2.19, archived on 2026-03-11, last supported in Neuron 2.27.0",
-               "aws-neuron-sdk announce-maintenance-mxnet.rst, archive/appnotes/neuron1x/introducing-libnrt.rst",
-               instead="export the model to ONNX and use the onnx backend on the cpu target",
-               targets=("inf1",), backends=("mxnet",), python=("3.9", "3.10")),
-    # "No explicit EOS notice found; the rest of the Inf1 stack is archived"
-    SdkSupport("neuron-cc", "neuroncc", "legacy",
-               "Inf1's compiler: no end-of-support notice found, but every framework integration that calls it "
-               "is archived; 1.24.0.0 in the 2.32.0 manifest", "aws-neuron-sdk n2-manifest.json",
-               instead="compile for inf2/trn1 (neuronx-cc)", targets=("inf1",), python=("3.9", "3.10")),
-    # neuronx-cc 2.28.7631.0 in Neuron 2.33.0 (release-notes/components/index.html), active
-    SdkSupport("neuronx-cc", "neuronxcc", "supported", "active; 2.28.7631.0 ships with Neuron 2.33.0",
-               "aws-neuron-sdk v2.33.0 release-notes/components", targets=("inf2", "trn1"),
-               python=("3.11", "3.12", "3.13")),
-    # announce-maintenance-pytorch-xla-inference.rst (2.31); 2.33.0 component index, torchneuron.html
-    SdkSupport("torch-neuronx", "torch_neuronx", "maintenance",
-               "the XLA stack neuronkit calls (torch_neuronx.trace, PyTorch 2.9) is in maintenance for inference "
-               "since Neuron 2.31 (critical fixes only) and left the DLAMIs and DLCs in 2.32",
-               "aws-neuron-sdk announce-maintenance-pytorch-xla-inference.rst; v2.33.0 release-notes/components",
-               instead="keep torch-neuronx 2.9 (the last XLA line) for inf2/trn1 "
-               "artifacts; plan for native TorchNeuron on trn2/trn3", targets=("inf2", "trn1"),
-               backends=("torch",), python=("3.11", "3.12", "3.13"),
-               newer=(("2.13", "beta", "native TorchNeuron (torch-neuronx 2.13/2.14): a public beta from Neuron "
-                                       "2.33.0 for trn2/trn3 only, without the torch_neuronx.trace neuronkit's "
-                                       "torch backend calls for inf2/trn1"),)),
-    # archive/index.rst (NeuronPerf docs archived 12/2/2025, "last release supported Neuron 2.27.0")
-    SdkSupport("neuronperf", "neuronperf", "archived",
-               "docs archived on 2025-12-02, last supported in Neuron 2.27.0", "aws-neuron-sdk archive/index.rst",
-               instead="neuronkit bench measures every backend"),
-    # Not in ../shared: Apache moved MXNet to the Attic in 2023 (attic.apache.org/projects/mxnet.html)
-    SdkSupport("mxnet", "mxnet", "retired",
-               "Apache retired MXNet to the Apache Attic in 2023: no releases or security fixes since",
-               "Apache Attic, attic.apache.org/projects/mxnet.html (not in ../shared)", as_of="2023",
-               instead="export the model to ONNX and use the onnx backend", kind="framework",
-               backends=("mxnet",)),
-)}
 
 #: Frameworks and engines whose installation the report lists: module -> distribution names to ask.
 FRAMEWORKS = {"torch": ("torch",), "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel"),
@@ -493,7 +389,7 @@ def _device_checks(host, root: str, sdks: dict) -> list:
         return checks
     driver = _read(base / "sys/module/neuron/version")
     if driver:
-        inf1_too_new = host.core_kind == "NeuronCore-v1" and _version_tuple(driver)[:2] > INF1_LAST_DRIVER
+        inf1_too_new = host.core_kind == "NeuronCore-v1" and version_tuple(driver)[:2] > INF1_LAST_DRIVER
         checks.append(Check("devices", "neuron driver", PROBLEM if inf1_too_new else OK,
                             f"driver {driver}" + (" on Inferentia (Inf1): drivers above 2.24 do not support Inf1"
                                                   if inf1_too_new else ""),
@@ -822,13 +718,3 @@ def _read(path: Path) -> str:
         return path.read_text().strip()
     except (OSError, UnicodeDecodeError):
         return ""
-
-
-def _version_tuple(version: str) -> tuple:
-    parts = []
-    for piece in version.strip().split("."):
-        m = re.match(r"\d+", piece)
-        if not m:
-            break
-        parts.append(int(m.group()))
-    return tuple(parts)

@@ -188,3 +188,22 @@ def test_both_generations_from_the_shell_are_refused_even_when_a_load_sets_nothi
     clean_neuron_env.setenv("NEURON_RT_VISIBLE_CORES", "0-3")
     with pytest.raises(CoreSpecError, match="NEURONCORE_GROUP_SIZES=4 and NEURON_RT_VISIBLE_CORES=0-3 are both set"):
         neuron_runtime_env([CoreGroup((0,))], inf1_host(), None)
+
+
+def test_a_target_whose_sdk_is_past_end_of_support_is_warned_about_once(monkeypatch):
+    monkeypatch.setattr(nk_neuron, "_warned", set())
+    message = nk_neuron.support_warning("tf", "inf2")
+    assert message.startswith(f"tensorflow-neuronx, which the tf backend calls for inf2, is end of support as of "
+                              f"{nk_neuron.AS_OF}") and "torch backend on inf2/trn1" in message
+    assert nk_neuron.support_warning("tf", "inf2") is None          # once per process
+    assert nk_neuron.support_warning("torch", "inf2") is None       # torch-neuronx: maintenance, still the way
+    assert nk_neuron.support_warning("torch", "inf1").startswith("torch-neuron, which the torch backend calls")
+
+
+def test_backends_shows_the_sdk_support_status_per_target():
+    rows = {r["name"]: r for r in json.loads(CliRunner().invoke(cli, ["backends", "--json"]).output)}
+    assert rows["tf"]["support"]["inf1"] == [{"package": "tensorflow-neuron", "status": "end of support",
+                                              "as_of": nk_neuron.AS_OF}]
+    assert [p["status"] for p in rows["torch"]["support"]["inf2"]] == ["maintenance"]
+    text = CliRunner().invoke(cli, ["backends"]).output
+    assert f"Neuron SDK support as of {nk_neuron.AS_OF}:" in text and "tf on inf1: tensorflow-neuron is end of" in text

@@ -204,3 +204,12 @@ class TestTorchOnNeuron(NeuronConformance):
         return NeuronCase(framework="torch", make_model=small_net, make_inputs=images,
                           sdks={"inf1": ("torch_neuron", "torch-neuron"), "inf2": ("torch_neuronx", "torch-neuronx"),
                                 "trn1": ("torch_neuronx", "torch-neuronx")})
+
+
+def test_compiling_for_inf1_says_torch_neuron_is_archived(tn, monkeypatch):
+    from neuronkit import neuron
+
+    monkeypatch.setattr(neuron, "_warned", set())
+    with pytest.warns(FutureWarning, match="torch-neuron, which the torch backend calls for inf1, is archived.*"
+                                           "compile for inf2/trn1"):
+        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1")
