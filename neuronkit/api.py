@@ -26,10 +26,10 @@ from .calibration import DEFAULT_SIZE as DEFAULT_CALIBRATION_SIZE
 from .calibration import Calibration
 from .cores import CoreGroup, CoreSpec, apply_env, neuron_runtime_env, plan_groups
 from .engines import HOST_ENGINES, REPLICAS
-from .errors import BackendUnavailable, CompileError, NeuronkitError
+from .errors import BackendUnavailable, CompileError, CoreSpecError, NeuronkitError
 from .interfaces import Compiler, CompileRequest, CompileResult, Replica
 from .runtime import Runtime
-from .targets import discover, get_target
+from .targets import LNC_ENV, discover, get_target
 from .types import BackendSpec, CompileReport, Component, EngineSpec, Preprocess, TensorSpec
 from .verify import (
     DEFAULT_SAMPLES,
@@ -108,6 +108,11 @@ def compile(
     if precision not in offered:
         where = f"engine {chosen.name!r}" if engine else f"the {spec.name} backend on {tgt.name}"
         raise CompileError(f"{where} supports precision {', '.join(offered)}, not {precision!r}")
+    logical_cores = backend_options.get("logical_cores") or next(iter(tgt.logical_cores), 1)
+    takes = tgt.logical_cores or (1,)
+    if logical_cores not in takes:
+        raise CompileError(f"logical_cores={logical_cores}: {tgt.name} takes {' or '.join(map(str, takes))} "
+                           f"(neuronx-cc NCC_EARG001: LNC=2 is for trn2 and later)")
     if pipeline_cores != 1 and not (tgt.pipeline and "pipeline" in spec.capabilities):
         raise CompileError(f"pipeline_cores={pipeline_cores} needs a target whose compiler pipelines (inf1: neuron-cc) "
                            f"and a backend that pipelines; {spec.name} on {tgt.name} does not: load replicas with "
@@ -182,6 +187,7 @@ def compile(
             batch_size=result.batch_size,
             dynamic_batch=result.dynamic_batch,
             pipeline_cores=pipeline_cores,
+            logical_cores=logical_cores,
             report=replace(result.report, compile_seconds=seconds, notes=result.report.notes + notes),
             files=describe_files(workdir),
             load=result.load,
@@ -422,6 +428,13 @@ def load(
     spec = plugins.find_backend(m.backend.name)
     target = get_target(m.target)
     check_options(spec, target.name, options, "load")
+    if target.logical_cores:  # the runtime's LNC must be the compiler's; discovery below counts logical cores
+        current = os.environ.get(LNC_ENV)
+        if current and current != str(m.logical_cores):
+            raise CoreSpecError(f"this artifact was compiled for {m.logical_cores} physical NeuronCores per logical "
+                                f"core (--logical-nc-config {m.logical_cores}) but {LNC_ENV}={current} is set: they "
+                                f"must match. Unset it, or compile with logical_cores={current}")
+        apply_env({LNC_ENV: str(m.logical_cores)})
     engine = None if target.is_neuron else HOST_ENGINES.get(m.engine)
     if engine is None:
         plugins.ensure_available(spec)

@@ -61,6 +61,7 @@ class Manifest:
     created: str = ""
     schema_version: int = SCHEMA_VERSION
     batch_axis: int = 0
+    logical_cores: int = 1               # physical NeuronCores per logical core it was compiled for (LNC)
 
     def to_dict(self) -> dict:
         return {
@@ -81,6 +82,7 @@ class Manifest:
                 "dynamic_batch": self.dynamic_batch,
             },
             "pipeline_cores": self.pipeline_cores,
+            "logical_cores": self.logical_cores,
             "report": self.report.to_dict(),
             "preprocess": self.preprocess.to_dict() if self.preprocess else None,
             "load": self.load,
@@ -107,6 +109,7 @@ class Manifest:
             dynamic_batch=sig["dynamic_batch"],
             batch_axis=sig.get("batch_axis", 0),
             pipeline_cores=data["pipeline_cores"],
+            logical_cores=data.get("logical_cores", 1),
             report=CompileReport.from_dict(report),
             files={k: {"sha256": v["sha256"], "size": v["size"]} for k, v in data["files"].items()},
             load=dict(data.get("load") or {}),
@@ -163,6 +166,8 @@ def validate_manifest(data) -> None:
     _validate_signature(_object(data, "signature"))
     _expect(_is_int(data.get("pipeline_cores")) and data["pipeline_cores"] >= 1, "pipeline_cores",
             "an integer of 1 or more", data.get("pipeline_cores"))
+    _expect(data.get("logical_cores", 1) in (1, 2) and _is_int(data.get("logical_cores", 1)), "logical_cores",
+            "1 or 2", data.get("logical_cores"))
     _validate_report(_object(data, "report"))
     if data.get("preprocess") is not None:
         _validate_preprocess(_object(data, "preprocess"))

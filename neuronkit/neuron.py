@@ -48,12 +48,14 @@ NEURONX_CC = {"fp32": ("--auto-cast", "none"), "bf16": ("--auto-cast", "all", "-
 WARN_RATIO = 0.5
 
 #: Compile options the core takes for every backend on a Neuron target (and hands on to it).
-NEURON_TARGETS = ("inf1", "inf2", "trn1")
+NEURON_TARGETS = ("inf1", "inf2", "trn1", "trn2")
 OPTIONS = (
     Option("strict", bool, False, "refuse the compile unless every operator is placed on Neuron", NEURON_TARGETS),
     Option("min_on_neuron", float, 0.0, "refuse the compile below this share (0-1) of operators on Neuron",
            NEURON_TARGETS),
     Option("compiler_args", (list, tuple, str), (), "extra compiler flags, after neuronkit's", NEURON_TARGETS),
+    Option("logical_cores", int, None, "physical NeuronCores per logical core (LNC, --logical-nc-config): 1 or 2 "
+           "on trn2 (default 2); inf2 and trn1 take 1", ("inf2", "trn1", "trn2")),
 )
 
 _imported: contextvars.ContextVar[list | None] = contextvars.ContextVar("neuronkit_sdk_modules", default=None)
@@ -96,9 +98,13 @@ def neuron_cc_flags(precision: str, pipeline_cores: int = 1, *, explicit_fp32_ca
     return flags
 
 
-def neuronx_cc_flags(target: str, precision: str) -> list:
-    """neuronx-cc flags for a target and preset."""
-    return ["--target", target, *NEURONX_CC[precision]]
+def neuronx_cc_flags(target: str, precision: str, logical_cores: int | None = None) -> list:
+    """neuronx-cc flags for a target and preset, with ``--logical-nc-config`` where the target has logical
+    cores (trn2: default 2; the runtime's ``NEURON_LOGICAL_NC_CONFIG`` must match, and the core sets it)."""
+    from .targets import get_target
+
+    lnc = logical_cores or next(iter(get_target(target).logical_cores), None)
+    return ["--target", target, *NEURONX_CC[precision]] + (["--logical-nc-config", str(lnc)] if lnc else [])
 
 
 def extra_compiler_args(options: dict) -> list:
@@ -242,7 +248,7 @@ SUPPORT = {row.package: row for row in (
                "since Neuron 2.31 (critical fixes only) and left the DLAMIs and DLCs in 2.32",
                "aws-neuron-sdk announce-maintenance-pytorch-xla-inference.rst; v2.33.0 release-notes/components",
                instead="keep torch-neuronx 2.9 (the last XLA line) for inf2/trn1 "
-               "artifacts; plan for native TorchNeuron on trn2/trn3", targets=("inf2", "trn1"),
+               "artifacts; plan for native TorchNeuron on trn2/trn3", targets=("inf2", "trn1", "trn2"),
                backends=("torch",), python=("3.11", "3.12", "3.13"),
                newer=(("2.13", "beta", "native TorchNeuron (torch-neuronx 2.13/2.14): a public beta from Neuron "
                                        "2.33.0 for trn2/trn3 only, without the torch_neuronx.trace neuronkit's "

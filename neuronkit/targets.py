@@ -19,17 +19,22 @@ from .errors import CoreSpecError, IncompatibleArtifact
 HOST = "host"
 NCV1 = "NeuronCore-v1"
 NCV2 = "NeuronCore-v2"
+NCV3 = "NeuronCore-v3"
+#: The runtime variable that sets how many physical NeuronCores make one logical core (LNC), and what
+#: it is where unset (logical-neuroncore-config.rst: 2 on trn2/trn3, 1 on inf2/trn1).
+LNC_ENV = "NEURON_LOGICAL_NC_CONFIG"
 
 
 @dataclass(frozen=True)
 class Target:
     name: str
     description: str
-    core_kind: str                  # HOST, NCV1 or NCV2
-    cores_per_chip: int = 0
+    core_kind: str                  # HOST, NCV1, NCV2 or NCV3
+    cores_per_chip: int = 0         # physical NeuronCores
     compiler: str = ""              # the Neuron compiler the framework integrations call
     instances: dict = field(default_factory=dict)  # instance type -> number of chips
     pipeline: bool = False          # the compiler pipelines one model over several cores (pipeline_cores)
+    logical_cores: tuple[int, ...] = ()  # LNC values it takes (--logical-nc-config), the default first
 
     @property
     def is_neuron(self) -> bool:
@@ -47,6 +52,10 @@ TARGETS = {
                {"inf2.xlarge": 1, "inf2.8xlarge": 1, "inf2.24xlarge": 6, "inf2.48xlarge": 12}),
         Target("trn1", "AWS Trainium", NCV2, 2, "neuronx-cc",
                {"trn1.2xlarge": 1, "trn1.32xlarge": 16, "trn1n.32xlarge": 16}),
+        # trn2-arch.rst: 8 NeuronCore-v3 per chip, 4 logical at LNC=2 (the default) or 8 at LNC=1;
+        # trn2.48xlarge and trn2u.48xlarge have 16 chips (trn2.3xlarge's count is unconfirmed: left out)
+        Target("trn2", "AWS Trainium2", NCV3, 8, "neuronx-cc", {"trn2.48xlarge": 16, "trn2u.48xlarge": 16},
+               logical_cores=(2, 1)),
     )
 }
 
@@ -61,9 +70,14 @@ def get_target(name: str) -> Target:
 @dataclass(frozen=True)
 class NeuronDevice:
     index: int
-    cores: int
+    cores: int                      # physical NeuronCores
     core_kind: str
     source: str
+    logical: int = 1                # physical cores per logical core (LNC) on this device
+
+    @property
+    def logical_cores(self) -> int:
+        return self.cores // max(self.logical, 1)
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,7 @@ class Host:
         """NeuronCores this process may use (indices are re-based to 0 by the runtime)."""
         if self.visible_cores is not None:
             return len(self.visible_cores)
-        return sum(d.cores for d in self.devices)
+        return sum(d.logical_cores for d in self.devices)
 
     def cores_for(self, target: Target) -> int:
         """How many cores ``target`` has here; raises if this host cannot run it."""
@@ -123,20 +137,30 @@ def _from_neuron_ls() -> tuple[NeuronDevice, ...]:
     exe = shutil.which("neuron-ls")
     if not exe:
         return ()
+    entries = None
+    for args in (["--output-format", "json"], ["-j"]):  # the announced form first, then the older flag
+        try:
+            out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=20, check=True).stdout
+            entries = json.loads(out)
+            break
+        except (OSError, subprocess.SubprocessError, ValueError):
+            continue
+    if not isinstance(entries, list):
+        return ()  # a neuron-ls without JSON output: fall back to sysfs
     try:
-        out = subprocess.run([exe, "-j"], capture_output=True, text=True, timeout=20, check=True).stdout
-        entries = json.loads(out)
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return ()  # older neuron-ls without --json-output: fall back to sysfs
-    # neuron-ls does not print the core generation; a chip with 4 cores is Inferentia (v1).
-    try:
-        return tuple(
-            NeuronDevice(int(e["neuron_device"]), int(e["nc_count"]), NCV1 if int(e["nc_count"]) == 4 else NCV2,
-                         "neuron-ls")
-            for e in entries
-        )
+        return tuple(_device_from_neuron_ls(e) for e in entries)
     except (KeyError, TypeError, ValueError):
         return ()  # output this version does not know: fall back to sysfs
+
+
+def _device_from_neuron_ls(entry: dict) -> NeuronDevice:
+    """neuron-ls does not print the core generation: a chip with 4 cores is Inferentia (v1); one with 8, or
+    reporting ``logical_neuroncore_config`` above 1, is NeuronCore-v3 (trn2; an inference: UNCONFIRMED)."""
+    cores, logical = int(entry["nc_count"]), int(entry.get("logical_neuroncore_config") or 1)
+    if "neuroncore_ids" in entry and logical > 1:  # nc_count may already count logical cores
+        cores = len(entry["neuroncore_ids"]) * logical
+    kind = NCV1 if cores == 4 and logical == 1 else NCV3 if logical > 1 or cores >= 8 else NCV2
+    return NeuronDevice(int(entry["neuron_device"]), cores, kind, "neuron-ls", logical)
 
 
 def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
@@ -150,11 +174,21 @@ def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
         arch = _read(sysdir / "info/architecture/arch_type")
         cores = _read(sysdir / "core_count")
         if cores.isdigit() and int(cores) > 0:
-            kind = NCV1 if arch.upper() == "NCV1" or (not arch and cores == "4") else NCV2
-            devices.append(NeuronDevice(index, int(cores), kind, "sysfs"))
+            kind = NCV1 if arch.upper() == "NCV1" or (not arch and cores == "4") else NCV3 if arch.upper() == "NCV3" \
+                else NCV2
+            devices.append(NeuronDevice(index, int(cores), kind, "sysfs", logical_config(kind)))
         else:  # Inf1-era drivers may lack sysfs: a bare /dev/neuronN is an Inferentia chip
             devices.append(NeuronDevice(index, 4, NCV1, "/dev (assumed Inferentia: no sysfs)"))
     return tuple(devices)
+
+
+def logical_config(kind: str) -> int:
+    """Physical NeuronCores per logical core for a device of this kind: ``NEURON_LOGICAL_NC_CONFIG``,
+    else the runtime's default (2 on NeuronCore-v3, 1 before)."""
+    if kind != NCV3:
+        return 1
+    value = os.environ.get(LNC_ENV, "").strip()
+    return int(value) if value in ("1", "2") else 2
 
 
 def _visible_cores_from_env() -> tuple[int, ...] | None:

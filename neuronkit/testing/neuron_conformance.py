@@ -29,14 +29,17 @@ import pytest
 import neuronkit
 from neuronkit import BackendUnavailable, CompileError, CoreSpecError, IncompatibleArtifact
 from neuronkit.neuron import NEURON_REPOSITORY, neuron_cc_flags, neuronx_cc_flags
-from neuronkit.targets import get_target, parse_core_list
+from neuronkit.targets import LNC_ENV, get_target, parse_core_list
 
 from .conformance import relative_error
 from .sim import check_neuron_cc_args, check_neuronx_cc_args, installed
 
 #: The flags of each compiler's command line that a precision preset or pipelining sets.
 PRESET_FIELDS = {"neuron-cc": ("fast_math", "fp32_cast", "neuroncore_pipeline_cores"),
-                 "neuronx-cc": ("target", "auto_cast", "auto_cast_type")}
+                 "neuronx-cc": ("target", "auto_cast", "auto_cast_type", "lnc")}
+#: A fake machine for each core kind: (physical cores per chip, sysfs arch_type, instance type).
+FAKE_HOSTS = {"NeuronCore-v1": (4, "NCv1", "inf1.xlarge"), "NeuronCore-v2": (2, "NCv2", "inf2.xlarge"),
+              "NeuronCore-v3": (8, "NCv3", "trn2.48xlarge")}
 
 
 @dataclass
@@ -134,8 +137,7 @@ class NeuronConformance:
 
     def test_loads_on_the_cores_asked_for_and_answers_as_the_host_model(self, neuron_case, fake_neuron_host):
         for target, (simulation, _) in neuron_case.sdks.items():
-            v1 = get_target(target).core_kind == "NeuronCore-v1"
-            fake_neuron_host(1, 4 if v1 else 2, "NCv1" if v1 else "NCv2", "inf1.xlarge" if v1 else "inf2.xlarge")
+            fake_neuron_host(1, *FAKE_HOSTS[get_target(target).core_kind])
             with installed(simulation):
                 art = self._compile(neuron_case, target)
                 reference = neuronkit.compile(neuron_case.make_model(), neuron_case.framework,
@@ -147,13 +149,13 @@ class NeuronConformance:
                     got, want = rt(x), host(x)
                 for g, w in zip(_tuple(got), _tuple(want), strict=True):
                     assert relative_error(g, w) < neuron_case.rtol
-            os.environ.pop("NEURON_RT_VISIBLE_CORES")
+            for variable in ("NEURON_RT_VISIBLE_CORES", LNC_ENV):
+                os.environ.pop(variable, None)
             neuronkit.cores.forget_applied_env()  # a real process keeps its cores; each target here is a new one
 
     def test_runtime_generations_are_never_mixed(self, neuron_case, fake_neuron_host):
         target, (simulation, _) = next(iter(neuron_case.sdks.items()))
-        v1 = get_target(target).core_kind == "NeuronCore-v1"
-        fake_neuron_host(1, 4 if v1 else 2, "NCv1" if v1 else "NCv2")
+        fake_neuron_host(1, *FAKE_HOSTS[get_target(target).core_kind][:2])
         with installed(simulation):
             art = self._compile(neuron_case, target)
             os.environ["NEURON_RT_VISIBLE_CORES"] = "0-1"  # the user's shell

@@ -63,7 +63,7 @@ def compiler_flags(request) -> list:
     if target == "inf1":
         flags = neuron_cc_flags(request.precision, request.pipeline_cores, explicit_fp32_cast=True)
     else:
-        flags = neuronx_cc_flags(target, request.precision)
+        flags = neuronx_cc_flags(target, request.precision, request.options.get("logical_cores"))
     return flags + extra_compiler_args(request.options)
 
 

@@ -27,7 +27,7 @@ def neuronkit_backends():
             aliases=("pytorch",),
             compiler="neuronkit_torch.backend:TorchCompiler",
             replica="neuronkit_torch.backend:TorchReplica",
-            targets=("cpu", "inf1", "inf2", "trn1"),
+            targets=("cpu", "inf1", "inf2", "trn1", "trn2"),
             engines=("onnxruntime", "openvino", TORCHSCRIPT, INDUCTOR),
             precisions=("fp32", "bf16", "fp16"),
             capabilities={"dynamic_batch", "pipeline"},

@@ -28,7 +28,8 @@ MODEL_PT = "model.pt"
 #: target -> (SDK module, pip package, compiler)
 SDK = {"inf1": ("torch_neuron", "torch-neuron", "neuron-cc"),
        "inf2": ("torch_neuronx", "torch-neuronx", "neuronx-cc"),
-       "trn1": ("torch_neuronx", "torch-neuronx", "neuronx-cc")}
+       "trn1": ("torch_neuronx", "torch-neuronx", "neuronx-cc"),
+       "trn2": ("torch_neuronx", "torch-neuronx", "neuronx-cc")}
 
 
 def compile_inf1(m: TorchModel, request) -> CompileResult:
@@ -65,7 +66,8 @@ def compile_neuronx(m: TorchModel, request) -> CompileResult:
     target = request.target.name
     module, package, compiler = SDK[target]
     sdk = import_sdk(module, package, target=target)
-    args = neuronx_cc_flags(target, request.precision) + extra_compiler_args(request.options)
+    args = neuronx_cc_flags(target, request.precision, request.options.get("logical_cores")) + extra_compiler_args(
+        request.options)
     request.progress("compiling with neuronx-cc (torch_neuronx.trace)")
     workdir = request.workdir / "neuronx-cc"
     traced = sdk.trace(m.module, m.examples, compiler_args=args, compiler_workdir=str(workdir))

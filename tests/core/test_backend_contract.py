@@ -70,7 +70,7 @@ def test_an_unknown_option_is_refused_naming_the_closest(placement):
 
 
 def test_an_option_for_another_target_or_of_another_type_is_refused(placement):
-    with pytest.raises(CompileError, match="'strict' applies to target inf1, inf2, trn1, not cpu"):
+    with pytest.raises(CompileError, match="'strict' applies to target inf1, inf2, trn1, trn2, not cpu"):
         neuronkit.compile(W, placement, strict=True)
     with pytest.raises(CompileError, match="min_on_neuron='most' must be float"):
         neuronkit.compile(W, placement, target="inf1", min_on_neuron="most")
@@ -177,7 +177,7 @@ def test_backends_lists_engines_and_prints_options(placement):
     assert rows["placement"]["precisions"] == {"cpu": ["fp32", "bf16"], "inf1": ["fp32"], "inf2": ["fp32"]}
     out = CliRunner().invoke(cli, ["backends", "--options", "placement", "--json"])
     options = {r["name"]: r for r in json.loads(out.output)}
-    assert set(options) == {"strict", "min_on_neuron", "compiler_args", "placed"}
+    assert set(options) == {"strict", "min_on_neuron", "compiler_args", "logical_cores", "placed"}
     assert options["placed"]["targets"] == ["inf1", "inf2"] and options["strict"]["type"] == "bool"
     table = CliRunner().invoke(cli, ["backends", "--options", "placement"]).output
     assert "operators on Neuron, of 10" in table

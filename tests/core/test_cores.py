@@ -163,3 +163,32 @@ def test_changing_a_variable_an_earlier_load_set_is_refused(clean_neuron_env):
     apply_env({"NEURON_RT_NUM_CORES": "2"})
     with pytest.raises(CoreSpecError, match="already runs on NEURON_RT_NUM_CORES=2.*new process"):
         apply_env({"NEURON_RT_NUM_CORES": "4"})
+
+
+def test_trn2_counts_logical_cores_and_inf2_48xlarge_its_chips(fake_neuron_host, clean_neuron_env, tmp_path):
+    """trn2-arch.rst: a trn2.48xlarge shows 64 cores at LNC=2 (the default), 128 at LNC=1."""
+    from neuronkit.targets import NCV3, discover
+    from neuronkit.testing import make_fake_host
+
+    fake_neuron_host(16, 8, "NCv3", "trn2.48xlarge")
+    host = discover()
+    assert host.core_kind == NCV3 and host.neuron_cores == 64 and host.instance_type == "trn2.48xlarge"
+    clean_neuron_env.setenv("NEURON_LOGICAL_NC_CONFIG", "1")
+    assert discover().neuron_cores == 128
+    inf2 = make_fake_host(tmp_path / "inf2", 12, 2, "NCv2", "inf2.48xlarge")
+    assert discover(str(inf2)).neuron_cores == 24  # LNC does not apply to NeuronCore-v2
+
+
+def test_neuron_ls_json_output_format_first_then_the_older_flag(tmp_path, monkeypatch):
+    """neuron-ls's announced --output-format json is tried first, then -j; its logical fields are read."""
+    script = tmp_path / "neuron-ls"
+    script.write_text('#!/bin/sh\n[ "$1" = "-j" ] || exit 2\n'
+                      'echo \'[{"neuron_device": 0, "nc_count": 4, "logical_neuroncore_config": 2, '
+                      '"neuroncore_ids": [0, 1, 2, 3]}, {"neuron_device": 1, "nc_count": 4}]\'\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    from neuronkit.targets import NCV1, NCV3, _from_neuron_ls
+
+    trn2, inf1 = _from_neuron_ls()
+    assert (trn2.core_kind, trn2.cores, trn2.logical_cores) == (NCV3, 8, 4)
+    assert (inf1.core_kind, inf1.logical_cores) == (NCV1, 4)

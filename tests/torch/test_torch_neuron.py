@@ -203,7 +203,7 @@ class TestTorchOnNeuron(NeuronConformance):
     def neuron_case(self):
         return NeuronCase(framework="torch", make_model=small_net, make_inputs=images,
                           sdks={"inf1": ("torch_neuron", "torch-neuron"), "inf2": ("torch_neuronx", "torch-neuronx"),
-                                "trn1": ("torch_neuronx", "torch-neuronx")})
+                                "trn1": ("torch_neuronx", "torch-neuronx"), "trn2": ("torch_neuronx", "torch-neuronx")})
 
 
 def test_compiling_for_inf1_says_torch_neuron_is_archived(tn, monkeypatch):
@@ -213,3 +213,31 @@ def test_compiling_for_inf1_says_torch_neuron_is_archived(tn, monkeypatch):
     with pytest.warns(FutureWarning, match="torch-neuron, which the torch backend calls for inf1, is archived.*"
                                            "compile for inf2/trn1"):
         neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf1")
+
+
+@pytest.mark.parametrize("logical, cores", [(2, 64), (1, 128)])
+def test_trn2_compiles_with_its_logical_cores_and_loads_with_the_runtime_set_to_match(tnx, fake_neuron_host, logical,
+                                                                                      cores):
+    """trn2-arch.rst: 8 NeuronCore-v3 per chip; at LNC=2 (the default) a trn2.48xlarge shows 64 cores,
+    at LNC=1 128. The compiler's --logical-nc-config and the runtime's NEURON_LOGICAL_NC_CONFIG must match."""
+    fake_neuron_host(16, 8, "NCv3", "trn2.48xlarge")
+    options = {} if logical == 2 else {"logical_cores": 1}
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="trn2", dynamic_batch=True,
+                            **options)
+    (trace,) = calls(tnx, "trace")
+    assert trace["compiler"]["target"] == "trn2" and trace["compiler"]["lnc"] == logical
+    assert art.manifest.logical_cores == logical and "--logical-nc-config" in art.manifest.flags
+    with neuronkit.load(art, cores=f"0-{cores - 1}", group_size=cores // 2) as rt:
+        assert os.environ["NEURON_LOGICAL_NC_CONFIG"] == str(logical) and len(rt.groups) == 2
+        assert neuronkit.targets.discover().neuron_cores == cores and rt(images(3)).shape == (3, 10)
+
+
+def test_logical_cores_must_fit_the_target_and_the_runtime(tnx, fake_neuron_host):
+    with pytest.raises(CompileError, match="logical_cores=2: inf2 takes 1 .*NCC_EARG001"):
+        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2", logical_cores=2)
+    fake_neuron_host(1, 8, "NCv3", "trn2.48xlarge")
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="trn2")  # LNC 2
+    os.environ["NEURON_LOGICAL_NC_CONFIG"] = "1"
+    with pytest.raises(neuronkit.CoreSpecError, match="compiled for 2 .* NEURON_LOGICAL_NC_CONFIG=1 is set: they "
+                                                      "must match"):
+        neuronkit.load(art)
