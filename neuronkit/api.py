@@ -401,7 +401,8 @@ def check_options(spec: BackendSpec, target: str, given: dict, what: str) -> Non
                         + f" It takes: {', '.join(sorted(known)) or 'none'} (see: neuronkit backends --options "
                           f"{spec.name})")
         if option.targets and target not in option.targets:
-            raise error(f"option {name!r} applies to target {', '.join(option.targets)}, not {target}")
+            applies = [t for t in option.targets if t in spec.targets] or list(option.targets)  # this backend's
+            raise error(f"option {name!r} applies to target {', '.join(applies)}, not {target}")
         if not option.accepts(value):
             raise error(f"option {name}={repr(value)[:60]} must be {option.type_name()}")
 
