@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .calibration import to_numpy
 from .errors import ArtifactError
 
 DEFAULT_MAX_GB = 10.0
@@ -74,14 +75,12 @@ def file_digest(path: str | os.PathLike) -> str | None:
 
 def arrays_digest(items: Iterable) -> str:
     """A digest of arrays (or tuples/dicts of them): dtype, shape and bytes of each, in order."""
-    from .calibration import _to_numpy
-
     digest = hashlib.sha256()
     for item in items:
         values = item.items() if isinstance(item, dict) else enumerate(item if isinstance(item, (tuple, list))
                                                                       else (item,))
         for name, value in values:
-            array = np.ascontiguousarray(_to_numpy(value))
+            array = np.ascontiguousarray(to_numpy(value))
             digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
             digest.update(array.tobytes())
     return digest.hexdigest()

@@ -32,7 +32,7 @@ class Calibration:
     source: Any
     size: int = DEFAULT_SIZE
     preprocess: Preprocess | None = None
-    _read: dict = field(default_factory=dict, compare=False, repr=False)  # a generator is read once
+    _read: dict = field(default_factory=dict, compare=False, repr=False)  # checked samples, read once
 
     def samples(self, inputs: Sequence[TensorSpec]) -> list:
         """Up to :attr:`size` samples as ``{input name: array}``, each checked against ``inputs``."""
@@ -99,7 +99,7 @@ def _as_sample(item, inputs: Sequence[TensorSpec], index: int) -> dict:
                            f"{_signature(inputs)}")
     sample = {}
     for spec, value in zip(inputs, values):
-        array = _to_numpy(value)
+        array = to_numpy(value)
         if array.dtype.name != spec.dtype:
             raise CompileError(f"calibration sample {index}: input {spec.name} is {array.dtype.name}, the model "
                                f"takes {_signature(inputs)}" + (" (x.astype('float32'))" if spec.dtype == "float32"
@@ -120,7 +120,8 @@ def _fit_batch(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return np.ascontiguousarray(array[np.arange(size) % array.shape[0]])
 
 
-def _to_numpy(value) -> np.ndarray:
+def to_numpy(value) -> np.ndarray:
+    """An array from a numpy array, a torch or TensorFlow tensor, or an MXNet NDArray."""
     if hasattr(value, "detach"):  # a torch tensor that requires grad
         value = value.detach()
     for method in ("asnumpy", "numpy"):  # MXNet NDArray, torch and TensorFlow tensors

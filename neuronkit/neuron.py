@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass
 
 from .errors import BackendUnavailable, CompileError
+from .targets import get_target
 from .types import CompileReport, Option
 
 NEURON_REPOSITORY = "https://pip.repos.neuron.amazonaws.com"
@@ -101,8 +102,6 @@ def neuron_cc_flags(precision: str, pipeline_cores: int = 1, *, explicit_fp32_ca
 def neuronx_cc_flags(target: str, precision: str, logical_cores: int | None = None) -> list:
     """neuronx-cc flags for a target and preset, with ``--logical-nc-config`` where the target has logical
     cores (trn2: default 2; the runtime's ``NEURON_LOGICAL_NC_CONFIG`` must match, and the core sets it)."""
-    from .targets import get_target
-
     lnc = logical_cores or next(iter(get_target(target).logical_cores), None)
     return ["--target", target, *NEURONX_CC[precision]] + (["--logical-nc-config", str(lnc)] if lnc else [])
 
@@ -194,7 +193,6 @@ class SdkSupport:
             if installed and installed >= version_tuple(first):
                 return status, detail
         return self.status, self.detail
-
 
 
 #: The support status of every Neuron SDK package neuronkit knows (and of MXNet itself), in one place.
