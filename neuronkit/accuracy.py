@@ -39,6 +39,9 @@ TOLERANCES = {
     "bf16": Tolerance(rel_error=8e-2, top1_agreement=0.9),
     "fp16": Tolerance(rel_error=1e-2, top1_agreement=0.99),
     "int8": Tolerance(rel_error=2.5e-1, top1_agreement=0.75),
+    # fp8 (e4m3, neuronx-cc on trn2+) keeps 3 bits of mantissa (about 6% per value), coarser than int8's
+    # per-channel scales: int8's bounds, NOT measured (no Trainium here): verify on the device says more
+    "fp8": Tolerance(rel_error=2.5e-1, top1_agreement=0.75),
 }
 
 

@@ -68,11 +68,12 @@ def compile(
     :param framework: backend name (``torch``, ``tf``, ``mxnet``, ``onnx`` or a plugin's); ``None``
         asks the installed plugins which one recognises ``model``.
     :param example_inputs: one array/tensor or a tuple of them, shaped like real inputs.
-    :param target: ``cpu`` (this host), ``inf1``, ``inf2`` or ``trn1``.
-    :param precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``; each backend maps it to its compiler's
-        flags and the manifest records both.
-    :param engine: host engine for the ``cpu`` target; by default the backend picks its fastest
-        for the precision.
+    :param target: ``cpu`` (this host), ``inf1``, ``inf2``, ``trn1``, ``trn2`` or ``trn3``.
+    :param precision: ``auto``, ``fp32``, ``bf16``, ``fp16``, ``int8`` (cpu) or ``fp8`` (trn2/trn3); each
+        backend maps it to its compiler's flags and the manifest records both.
+    :param engine: host engine for the ``cpu`` target (by default the backend's fastest for the
+        precision), or where a backend has several ways to a Neuron target, one of them (torch on
+        trn2: ``trace`` or ``native``).
     :param batch_size: the batch to compile for (default: the example's).
     :param dynamic_batch: accept other batch sizes at run time.
     :param pipeline_cores: NeuronCores one model copy is pipelined over (Neuron targets).
@@ -97,16 +98,17 @@ def compile(
     if tgt.name not in spec.targets:
         raise CompileError(f"the {spec.name} backend compiles for {', '.join(spec.targets)}, not {tgt.name}")
     check_options(spec, tgt.name, backend_options, "compile")
-    if tgt.is_neuron and engine:
-        raise CompileError(f"engine= chooses a host engine for target='cpu'; {tgt.name} uses {tgt.compiler}")
-    chosen = _choose_engine(spec, engine, precision) if not tgt.is_neuron else None
-    offered = chosen.precisions if chosen else spec.precisions_for(tgt.name)
+    chosen = _choose_neuron_engine(spec, tgt, engine) if tgt.is_neuron else _choose_engine(spec, engine, precision)
+    offered = spec.precisions_for(tgt.name)
+    if chosen:
+        offered = tuple(p for p in chosen.precisions if not tgt.is_neuron or p in offered)
     precision = offered[0] if precision == "auto" else precision
     if precision == "int8" and tgt.is_neuron:
         raise CompileError(f"int8 is a cpu-target preset (post-training quantization in ONNX Runtime or OpenVINO); "
                            f"{tgt.compiler} for {tgt.name} takes {', '.join(offered)}")
     if precision not in offered:
         where = f"engine {chosen.name!r}" if engine else f"the {spec.name} backend on {tgt.name}"
+        where += f" on {tgt.name}" if engine and tgt.is_neuron else ""
         raise CompileError(f"{where} supports precision {', '.join(offered)}, not {precision!r}")
     logical_cores = backend_options.get("logical_cores") or next(iter(tgt.logical_cores), 1)
     takes = tgt.logical_cores or (1,)
@@ -300,8 +302,8 @@ def _runs_here(target) -> bool:
 
 _ARGUMENTS = {  # compile()'s arguments: accepted types, and what to say when a value has another
     "framework": ((str, type(None)), "a backend name such as 'torch', or None"),
-    "target": (str, "a target name: cpu, inf1, inf2 or trn1"),
-    "precision": (str, "auto, fp32, bf16 or fp16"),
+    "target": (str, "a target name: cpu, inf1, inf2, trn1, trn2 or trn3"),
+    "precision": (str, "auto, fp32, bf16, fp16, int8 or fp8"),
     "engine": ((str, type(None)), "an engine name from `neuronkit backends`, or None"),
     "batch_size": ((numbers.Integral, type(None)), "a whole number of 1 or more, or None"),
     "dynamic_batch": ((bool, type(None)), "True, False or None"),
@@ -352,6 +354,22 @@ def _check_result(result: Any) -> None:
         loadable = False
     expect(loadable, "load", "a dict with str keys and JSON values (str, int, float, bool, None, lists, dicts)",
            result.load)
+
+
+def _choose_neuron_engine(spec: BackendSpec, target, name: str | None) -> EngineSpec | None:
+    """The way to compile for a Neuron target: the one named, or the backend's first there (None when
+    it declares only one way, its compiler)."""
+    offered = spec.neuron_engines.get(target.name, ())
+    if not name:
+        return offered[0] if offered else None
+    chosen = next((e for e in offered if e.name == name), None)
+    if chosen is None:
+        choices = (f"its engines there are {', '.join(e.name for e in offered)}" if offered else
+                   f"it compiles with {target.compiler} and has no engines to choose from there: leave out engine=")
+        elsewhere = [t for t, engines in spec.neuron_engines.items() if any(e.name == name for e in engines)]
+        raise CompileError(f"the {spec.name} backend has no engine {name!r} for {target.name}; {choices}"
+                           + (f" (engine {name!r} is for {', '.join(elsewhere)})" if elsewhere else ""))
+    return chosen
 
 
 def _choose_engine(spec: BackendSpec, name: str | None, precision: str) -> EngineSpec | None:

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .errors import ArtifactError, IncompatibleArtifact
-from .types import CompileReport, Component, Preprocess, TensorSpec
+from .types import PRECISIONS, CompileReport, Component, Preprocess, TensorSpec
 
 MANIFEST = "neuronkit.json"
 SCHEMA_VERSION = 1
@@ -122,7 +122,7 @@ class Manifest:
 
 # -- the manifest's schema, checked on every open
 
-_PRESETS = ("fp32", "bf16", "fp16", "int8")    # what a manifest records: the resolved preset, never "auto"
+_PRESETS = PRECISIONS[1:]    # what a manifest records: the resolved preset, never "auto"
 _DTYPE_KINDS = "biufc"                  # bool, signed and unsigned integers, floats, complex
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 

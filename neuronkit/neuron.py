@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
+import os
 import re
+import shlex
 import warnings
 from dataclasses import dataclass
 
@@ -43,20 +45,25 @@ NEURON_CC = {"fp32": ("none", "matmult-bf16"), "bf16": ("all", "all"), "fp16": (
 #: to ``none`` in SDK 2.27, so it is always given. Transport: torch-neuronx ``compiler_args=[...]``,
 #: tensorflow-neuronx ``NEURON_CC_FLAGS``.
 NEURONX_CC = {"fp32": ("--auto-cast", "none"), "bf16": ("--auto-cast", "all", "--auto-cast-type", "bf16"),
-              "fp16": ("--auto-cast", "all", "--auto-cast-type", "fp16")}
+              "fp16": ("--auto-cast", "all", "--auto-cast-type", "fp16"),
+              "fp8": ("--auto-cast", "all", "--auto-cast-type", "fp8_e4m3")}  # trn2+ (Target.precisions)
+
+#: The ``--target`` values the neuronx-cc reference lists (compiler/neuronx-cc/api-reference-guide,
+#: 2026-08-17). It lists no trn3, though an NKI example passes ``--target trn3``: neuronkit does not.
+NEURONX_CC_TARGETS = ("inf2", "trn1", "trn1n", "trn2")
 
 #: tensorflow-neuron warns below this share of operators on Neuron; neuronkit warns for every backend.
 WARN_RATIO = 0.5
 
 #: Compile options the core takes for every backend on a Neuron target (and hands on to it).
-NEURON_TARGETS = ("inf1", "inf2", "trn1", "trn2")
+NEURON_TARGETS = ("inf1", "inf2", "trn1", "trn2", "trn3")
 OPTIONS = (
     Option("strict", bool, False, "refuse the compile unless every operator is placed on Neuron", NEURON_TARGETS),
     Option("min_on_neuron", float, 0.0, "refuse the compile below this share (0-1) of operators on Neuron",
            NEURON_TARGETS),
     Option("compiler_args", (list, tuple, str), (), "extra compiler flags, after neuronkit's", NEURON_TARGETS),
     Option("logical_cores", int, None, "physical NeuronCores per logical core (LNC, --logical-nc-config): 1 or 2 "
-           "on trn2 (default 2); inf2 and trn1 take 1", ("inf2", "trn1", "trn2")),
+           "on trn2/trn3 (default 2); inf2 and trn1 take 1", ("inf2", "trn1", "trn2", "trn3")),
 )
 
 _imported: contextvars.ContextVar[list | None] = contextvars.ContextVar("neuronkit_sdk_modules", default=None)
@@ -102,14 +109,41 @@ def neuron_cc_flags(precision: str, pipeline_cores: int = 1, *, explicit_fp32_ca
 def neuronx_cc_flags(target: str, precision: str, logical_cores: int | None = None) -> list:
     """neuronx-cc flags for a target and preset, with ``--logical-nc-config`` where the target has logical
     cores (trn2: default 2; the runtime's ``NEURON_LOGICAL_NC_CONFIG`` must match, and the core sets it)."""
+    if target not in NEURONX_CC_TARGETS:
+        raise CompileError(f"neuronx-cc's reference lists --target {', '.join(NEURONX_CC_TARGETS)}, not {target} "
+                           f"(an NKI example passes --target trn3, but the compiler documents no such target); "
+                           f"for trn3 use the torch backend's engine='native' (TorchNeuron compiles on the device)")
+    return ["--target", target, *neuronx_cc_casts(target, precision, logical_cores)]
+
+
+def neuronx_cc_casts(target: str, precision: str, logical_cores: int | None = None) -> list:
+    """The precision and logical-core flags alone: what native TorchNeuron, which compiles for the
+    device it runs on, takes in ``NEURON_CC_FLAGS``."""
     lnc = logical_cores or next(iter(get_target(target).logical_cores), None)
-    return ["--target", target, *NEURONX_CC[precision]] + (["--logical-nc-config", str(lnc)] if lnc else [])
+    return [*NEURONX_CC[precision]] + (["--logical-nc-config", str(lnc)] if lnc else [])
+
+
+@contextlib.contextmanager
+def flags_in_environment(flags: list, **variables: str):
+    """Set ``NEURON_CC_FLAGS`` (and ``variables``) for one compile, restoring them afterwards. Flags the
+    user already set come last, so theirs win where the compiler takes the right-most value."""
+    value = " ".join(shlex.quote(f) for f in flags)
+    previous = {key: os.environ.get(key) for key in ("NEURON_CC_FLAGS", *variables)}
+    if previous["NEURON_CC_FLAGS"]:
+        value = f"{value} {previous['NEURON_CC_FLAGS']}".strip()
+    os.environ.update({k: v for k, v in {"NEURON_CC_FLAGS": value, **variables}.items() if v})
+    try:
+        yield value
+    finally:
+        for key, old in previous.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
 
 
 def extra_compiler_args(options: dict) -> list:
     """The user's ``compiler_args=`` as a list (a string is split as a shell would)."""
-    import shlex
-
     extra = options.get("compiler_args") or ()
     return shlex.split(extra) if isinstance(extra, str) else [str(f) for f in extra]
 

@@ -1,7 +1,8 @@
 """Targets (where a compiled model runs) and discovery of what this host has.
 
 Figures come from the Neuron documentation (docs/targets-and-cores.md): an Inferentia chip has 4
-NeuronCore-v1; an Inferentia2 or Trainium chip has 2 NeuronCore-v2.
+NeuronCore-v1; an Inferentia2 or Trainium chip has 2 NeuronCore-v2; a Trainium2 chip 8 NeuronCore-v3
+and a Trainium3 chip 8 NeuronCore-v4, shown as 4 logical cores at the default LNC=2.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ HOST = "host"
 NCV1 = "NeuronCore-v1"
 NCV2 = "NeuronCore-v2"
 NCV3 = "NeuronCore-v3"
+NCV4 = "NeuronCore-v4"
+#: Cores whose runtime groups physical cores into logical ones (LNC)
+LOGICAL_KINDS = (NCV3, NCV4)
+#: The presets every Neuron target runs (data-types.rst); fp8 (e4m3) is trn2's and later
+NEURON_PRECISIONS = ("fp32", "bf16", "fp16")
 #: The runtime variable that sets how many physical NeuronCores make one logical core (LNC), and what
 #: it is where unset (logical-neuroncore-config.rst: 2 on trn2/trn3, 1 on inf2/trn1).
 LNC_ENV = "NEURON_LOGICAL_NC_CONFIG"
@@ -29,12 +35,14 @@ LNC_ENV = "NEURON_LOGICAL_NC_CONFIG"
 class Target:
     name: str
     description: str
-    core_kind: str                  # HOST, NCV1, NCV2 or NCV3
+    core_kind: str                  # HOST, NCV1, NCV2, NCV3 or NCV4
     cores_per_chip: int = 0         # physical NeuronCores
     compiler: str = ""              # the Neuron compiler the framework integrations call
     instances: dict = field(default_factory=dict)  # instance type -> number of chips
     pipeline: bool = False          # the compiler pipelines one model over several cores (pipeline_cores)
     logical_cores: tuple[int, ...] = ()  # LNC values it takes (--logical-nc-config), the default first
+    precisions: tuple[str, ...] = NEURON_PRECISIONS  # the presets its hardware runs (cpu: its engines decide)
+    memory_gib: int = 0             # device memory per chip
 
     @property
     def is_neuron(self) -> bool:
@@ -44,18 +52,24 @@ class Target:
 TARGETS = {
     t.name: t
     for t in (
-        Target("cpu", "this host's CPU (threads are the cores)", HOST),
+        Target("cpu", "this host's CPU (threads are the cores)", HOST, precisions=()),
         # neuron-cc's --neuroncore-pipeline-cores; neuronx-cc has no equivalent
         Target("inf1", "AWS Inferentia", NCV1, 4, "neuron-cc",
-               {"inf1.xlarge": 1, "inf1.2xlarge": 1, "inf1.6xlarge": 4, "inf1.24xlarge": 16}, pipeline=True),
+               {"inf1.xlarge": 1, "inf1.2xlarge": 1, "inf1.6xlarge": 4, "inf1.24xlarge": 16}, pipeline=True,
+               memory_gib=8),
         Target("inf2", "AWS Inferentia2", NCV2, 2, "neuronx-cc",
-               {"inf2.xlarge": 1, "inf2.8xlarge": 1, "inf2.24xlarge": 6, "inf2.48xlarge": 12}),
+               {"inf2.xlarge": 1, "inf2.8xlarge": 1, "inf2.24xlarge": 6, "inf2.48xlarge": 12}, memory_gib=32),
         Target("trn1", "AWS Trainium", NCV2, 2, "neuronx-cc",
-               {"trn1.2xlarge": 1, "trn1.32xlarge": 16, "trn1n.32xlarge": 16}),
+               {"trn1.2xlarge": 1, "trn1.32xlarge": 16, "trn1n.32xlarge": 16}, memory_gib=32),
         # trn2-arch.rst: 8 NeuronCore-v3 per chip, 4 logical at LNC=2 (the default) or 8 at LNC=1;
-        # trn2.48xlarge and trn2u.48xlarge have 16 chips (trn2.3xlarge's count is unconfirmed: left out)
+        # trn2.48xlarge and trn2u.48xlarge have 16 chips (trn2.3xlarge's count is unconfirmed: left out);
+        # data-types.rst: FP8 from trn2
         Target("trn2", "AWS Trainium2", NCV3, 8, "neuronx-cc", {"trn2.48xlarge": 16, "trn2u.48xlarge": 16},
-               logical_cores=(2, 1)),
+               logical_cores=(2, 1), precisions=NEURON_PRECISIONS + ("fp8",), memory_gib=96),
+        # trn3-arch.rst: 8 NeuronCore-v4 per chip, LNC=2 by default (nccom-test.rst); sold as UltraServers
+        # (64 or 144 chips): per-instance sizes are unconfirmed, so none are listed
+        Target("trn3", "AWS Trainium3", NCV4, 8, "neuronx-cc", logical_cores=(2, 1),
+               precisions=NEURON_PRECISIONS + ("fp8",), memory_gib=144),
     )
 }
 
@@ -174,8 +188,9 @@ def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
         arch = _read(sysdir / "info/architecture/arch_type")
         cores = _read(sysdir / "core_count")
         if cores.isdigit() and int(cores) > 0:
-            kind = NCV1 if arch.upper() == "NCV1" or (not arch and cores == "4") else NCV3 if arch.upper() == "NCV3" \
-                else NCV2
+            # "NCv4" for Trainium3 follows NCv1..NCv3; the sysfs guide's value for it is UNCONFIRMED
+            kind = {"NCV1": NCV1, "NCV3": NCV3, "NCV4": NCV4}.get(arch.upper(), NCV1 if not arch and cores == "4"
+                                                                   else NCV2)
             devices.append(NeuronDevice(index, int(cores), kind, "sysfs", logical_config(kind)))
         else:  # Inf1-era drivers may lack sysfs: a bare /dev/neuronN is an Inferentia chip
             devices.append(NeuronDevice(index, 4, NCV1, "/dev (assumed Inferentia: no sysfs)"))
@@ -184,8 +199,8 @@ def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
 
 def logical_config(kind: str) -> int:
     """Physical NeuronCores per logical core for a device of this kind: ``NEURON_LOGICAL_NC_CONFIG``,
-    else the runtime's default (2 on NeuronCore-v3, 1 before)."""
-    if kind != NCV3:
+    else the runtime's default (2 on NeuronCore-v3 and v4, 1 before)."""
+    if kind not in LOGICAL_KINDS:
         return 1
     value = os.environ.get(LNC_ENV, "").strip()
     return int(value) if value in ("1", "2") else 2

@@ -7,12 +7,15 @@ capability flags from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+from .targets import get_target
+
+#: fp8 is neuronx-cc's ``--auto-cast-type fp8_e4m3`` (trn2 and later); int8 the cpu target's quantization
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8", "fp8")
 
 #: Capability flags a backend may declare. The core checks them before calling the backend.
 CAPABILITIES = frozenset({"dynamic_batch", "pipeline"})
@@ -144,6 +147,9 @@ class BackendSpec:
     :param compile_options: :class:`Option` s ``neuronkit.compile`` takes for this backend; any
         other keyword is refused, naming the closest.
     :param load_options: the same for ``neuronkit.load``.
+    :param neuron_engines: ``{target: (EngineSpec, ...)}``: where the backend has more than one way
+        to compile for a Neuron target (torch on trn2: ``trace``, ``native``), the first the default;
+        each engine's ``precisions`` say what it runs there.
     :param plugin: filled in by neuronkit: the plugin (distribution) that registered it.
     """
 
@@ -162,6 +168,7 @@ class BackendSpec:
     model_files: str = ""
     compile_options: tuple[Option, ...] = ()
     load_options: tuple[Option, ...] = ()
+    neuron_engines: dict = field(default_factory=dict)
     plugin: str = ""
 
     def __post_init__(self):
@@ -191,10 +198,15 @@ class BackendSpec:
         return next((e for e in self.engines if e.name == name), None)
 
     def precisions_for(self, target: str) -> tuple[str, ...]:
-        """The presets it compiles for ``target``: its engines' on ``cpu``, its own elsewhere."""
+        """The presets it compiles for ``target``: its engines' on ``cpu``; elsewhere its own (or its
+        Neuron engines' there) that the target's hardware runs."""
         if target == "cpu" and self.engines:
             return tuple(p for p in PRECISIONS[1:] if any(p in e.precisions for e in self.engines))
-        return self.precisions
+        engines = self.neuron_engines.get(target, ())
+        own = tuple(p for p in PRECISIONS[1:] if any(p in e.precisions for e in engines)) if engines \
+            else self.precisions
+        hardware = get_target(target).precisions if target != "cpu" else own
+        return tuple(p for p in own if p in hardware)
 
 
 def normalise_name(name: str) -> str:

@@ -20,11 +20,8 @@ SDK takes it (the TF1 ``saved_model.compile``).
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
-import os
-import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronkit import CompileError, CompileReport, CompileRequest, CompileResult, Component
-from neuronkit.neuron import extra_compiler_args, import_sdk, neuron_cc_flags, neuronx_cc_flags
+from neuronkit.neuron import extra_compiler_args, flags_in_environment, import_sdk, neuron_cc_flags, neuronx_cc_flags
 
 from .model import (
     SAVED_MODEL_DIR,
@@ -65,25 +62,6 @@ def compiler_flags(request) -> list:
     else:
         flags = neuronx_cc_flags(target, request.precision, request.options.get("logical_cores"))
     return flags + extra_compiler_args(request.options)
-
-
-@contextlib.contextmanager
-def flags_in_environment(flags: list):
-    """Set ``NEURON_CC_FLAGS`` for one compile and restore it afterwards. Flags the user already
-    set come last, so theirs win where the compiler takes the right-most value."""
-    previous = os.environ.get("NEURON_CC_FLAGS")
-    value = " ".join(shlex.quote(f) for f in flags)
-    if previous:
-        value = f"{value} {previous}".strip()
-    if value:
-        os.environ["NEURON_CC_FLAGS"] = value
-    try:
-        yield value
-    finally:
-        if previous is None:
-            os.environ.pop("NEURON_CC_FLAGS", None)
-        else:
-            os.environ["NEURON_CC_FLAGS"] = previous
 
 
 @dataclass

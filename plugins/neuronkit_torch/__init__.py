@@ -1,9 +1,10 @@
-"""The PyTorch backend: torch.nn.Module and TorchScript models on cpu, inf1 and inf2/trn1.
+"""The PyTorch backend: torch.nn.Module and TorchScript models on cpu, inf1, inf2/trn1 and trn2/trn3.
 
 cpu engines, in order of preference: the core's ``onnxruntime`` (fp32; the fastest measured) and
 ``openvino`` (fp32, bf16: AMX makes bf16 ~4x faster), and the backend's own ``torchscript`` and
 ``inductor`` (AOTInductor). inf1 calls ``torch.neuron.trace`` (torch-neuron, neuron-cc); inf2/trn1
-``torch_neuronx.trace`` (neuronx-cc). See docs/backends/torch.md.
+``torch_neuronx.trace`` (neuronx-cc); trn2 that too (``engine="trace"``, the default) or native
+TorchNeuron (``engine="native"``), trn3 native TorchNeuron only. See docs/neuron-hardware.md.
 Nothing here imports torch: backend.py and the modules it dispatches to do, when they compile or load.
 """
 
@@ -16,6 +17,11 @@ from neuronkit import BackendSpec, EngineSpec, hookimpl
 
 TORCHSCRIPT = EngineSpec("torchscript", ("fp32",), ("torch",), 'pip install "neuronkit[torch]"')
 INDUCTOR = EngineSpec("inductor", ("fp32",), ("torch",), 'pip install "neuronkit[torch]"')
+#: The two ways to trn2, both in the pip package torch-neuronx (told apart by its version): XLA's
+#: torch_neuronx.trace (2.9, ahead of time, fp8 through neuronx-cc) and native TorchNeuron (2.13+:
+#: torch.compile(backend="neuron") on the device; fixed shapes, dynamic=True is unsupported)
+TRACE = EngineSpec("trace", ("fp32", "bf16", "fp16", "fp8"), ("torch",), any_batch=True)
+NATIVE = EngineSpec("native", ("fp32", "bf16", "fp16"), ("torch",), any_batch=False)
 
 
 @hookimpl
@@ -27,9 +33,10 @@ def neuronkit_backends():
             aliases=("pytorch",),
             compiler="neuronkit_torch.backend:TorchCompiler",
             replica="neuronkit_torch.backend:TorchReplica",
-            targets=("cpu", "inf1", "inf2", "trn1", "trn2"),
+            targets=("cpu", "inf1", "inf2", "trn1", "trn2", "trn3"),
             engines=("onnxruntime", "openvino", TORCHSCRIPT, INDUCTOR),
-            precisions=("fp32", "bf16", "fp16"),
+            precisions=("fp32", "bf16", "fp16", "fp8"),
+            neuron_engines={"trn2": (TRACE, NATIVE), "trn3": (NATIVE,)},
             capabilities={"dynamic_batch", "pipeline"},
             requires=("torch",),
             install_hint='pip install "neuronkit[torch]"',

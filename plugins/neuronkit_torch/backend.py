@@ -1,4 +1,5 @@
-"""The torch Compiler and Replica: dispatch to cpu.py (host engines) or neuron.py (the Neuron SDK).
+"""The torch Compiler and Replica: dispatch to cpu.py (host engines), neuron.py (the Neuron SDK's
+trace paths) or native.py (native TorchNeuron on trn2/trn3).
 
 The core chose the engine (``request.engine``) and checked precision, options and pipelining; the
 core's ``onnxruntime`` and ``openvino`` engines load with the core's replicas, so TorchReplica
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from neuronkit import Compiler, Replica
 
-from . import cpu, neuron
+from . import cpu, native, neuron
 from .model import fingerprint, prepare, quiet_jit
 
 
@@ -22,6 +23,9 @@ class TorchCompiler(Compiler):
                 return cpu.COMPILERS[request.engine](m, request, request.dynamic_batch is not False)
             if target == "inf1":
                 return neuron.compile_inf1(m, request)
+            if request.engine == "native":
+                return native.compile_native(m, request)
+            native.import_stack(target, "trace")  # the package name covers two stacks: say which this needs
             return neuron.compile_neuronx(m, request)
 
     def fingerprint(self, model):
@@ -33,6 +37,12 @@ class TorchReplica(Replica):
 
     def __init__(self, artifact, group, options):
         super().__init__(artifact, group, options)
+        m = artifact.manifest
+        if m.engine == "native":
+            self._run = native.load(artifact, group)
+            return
+        if m.load.get("sdk") == native.MODULE:
+            native.import_stack(m.target, "trace")
         with quiet_jit():
             self._run = (cpu.load if artifact.target == "cpu" else neuron.load)(artifact, group)
 
