@@ -1,16 +1,23 @@
 """The ResNet50 workflow, the same for every framework: change --framework and nothing else.
 
     python examples/resnet50.py --framework torch     # or tf, mxnet
+    python examples/resnet50.py --target trn2 --simulate   # a dry run against SIMULATED Neuron SDKs
 
 1. build ResNet50 (seeded random weights, or --weights FILE),
 2. compile it with neuronkit (target cpu by default) and save one artifact file,
 3. in a NEW process, load the artifact on two replicas (cores=2, group_size=1),
 4. classify a photo of a cat with the preprocessing recorded in the artifact, and print the top 5.
+
+Without a Neuron instance, ``--simulate`` runs a Neuron target's path against neuronkit's simulated
+SDK modules and a fake one-chip machine (neuronkit.testing.sim): the calls, flags and runtime
+variables are the documented ones, the model runs on this host, and nothing runs on Inferentia or
+Trainium.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import subprocess
 import sys
@@ -36,10 +43,21 @@ def build_and_compile(args) -> Path:
                             progress=lambda stage: print(f"  {stage} ...", flush=True))
     path = art.save(args.out)
     m = art.manifest
-    print(f"compiled {m.framework.name} {m.framework.version} -> {m.target} ({m.engine or m.compiler.name}, "
+    how = m.engine if m.target == "cpu" else ", ".join(filter(None, (m.compiler.name, m.engine)))
+    print(f"compiled {m.framework.name} {m.framework.version} -> {m.target} ({how}, "
           f"{m.precision}) in {time.perf_counter() - start:.1f} s; saved {path} "
           f"({path.stat().st_size / 1e6:.0f} MB)")
     return path
+
+
+def simulation(simulate: bool, framework: str, target: str, engine: str | None):
+    """The simulated Neuron SDK and machine for ``--simulate`` (nothing at all without it)."""
+    if not simulate or target == "cpu":
+        return contextlib.nullcontext()
+    from neuronkit.testing.sim import simulated
+
+    print(f"SIMULATED Neuron SDK and {target} machine (neuronkit.testing.sim): the model runs on this host")
+    return simulated(neuronkit.plugins.find_backend(framework).name, target, engine or "")
 
 
 def classify(artifact: Path, image: Path, cores: int, group_size: int, random_weights: bool) -> list:
@@ -64,21 +82,27 @@ def main(argv=None):
     parser.add_argument("--weights", help="a local weights file (default: seeded random weights)")
     parser.add_argument("--target", default="cpu")
     parser.add_argument("--precision", default="auto")
-    parser.add_argument("--engine", help="host engine for the cpu target (default: the backend's fastest)")
+    parser.add_argument("--engine", help="host engine for the cpu target (default: the backend's fastest), or "
+                                         "trace/native for torch on trn2")
     parser.add_argument("--image", type=Path, default=HERE / "data" / "cat.png")
     parser.add_argument("--out", type=Path, help="artifact path (default: resnet50-<framework>.nk)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--group-size", type=int, default=1)
+    parser.add_argument("--simulate", action="store_true",
+                        help="run a Neuron target against SIMULATED SDKs on a fake machine (no hardware needed)")
     parser.add_argument("--classify", type=Path, help=argparse.SUPPRESS)  # the fresh-process half
     args = parser.parse_args(argv)
     if args.classify:
-        classify(args.classify, args.image, args.cores, args.group_size, args.weights is None)
+        m = neuronkit.open_artifact(args.classify).manifest
+        with simulation(args.simulate, m.backend.name, m.target, m.engine):
+            classify(args.classify, args.image, args.cores, args.group_size, args.weights is None)
         return
-    args.out = args.out or Path(f"resnet50-{args.framework}.nk")
-    path = build_and_compile(args)
+    args.out = args.out or Path(f"resnet50-{args.framework}{'' if args.target == 'cpu' else '-' + args.target}.nk")
+    with simulation(args.simulate, args.framework, args.target, args.engine):
+        path = build_and_compile(args)
     # A new interpreter: the artifact must load without the model's Python code or framework state.
     command = [sys.executable, __file__, "--classify", str(path), "--image", str(args.image),
-               "--cores", str(args.cores), "--group-size", str(args.group_size)]
+               "--cores", str(args.cores), "--group-size", str(args.group_size)] + ["--simulate"] * args.simulate
     if args.weights:
         command += ["--weights", args.weights]
     subprocess.run(command, check=True)

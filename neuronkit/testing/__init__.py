@@ -12,26 +12,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .conformance import BackendConformance, ConformanceCase, relative_error
 from .neuron_conformance import NeuronCase, NeuronConformance
+from .sim import make_fake_host
 
 __all__ = ["BackendConformance", "ConformanceCase", "NeuronCase", "NeuronConformance", "make_fake_host",
            "relative_error"]
-
-
-def make_fake_host(root, devices: int = 4, cores_per_device: int = 4, arch: str = "NCv1",
-                   instance_type: str = "inf1.6xlarge") -> Path:
-    """Lay out ``/dev/neuronN`` and the Neuron sysfs tree under ``root``; point
-    ``NEURONKIT_SYSROOT`` at it and :func:`neuronkit.targets.discover` sees that machine."""
-    root = Path(root)
-    (root / "dev").mkdir(parents=True, exist_ok=True)
-    for i in range(devices):
-        (root / "dev" / f"neuron{i}").touch()
-        sysdir = root / f"sys/devices/virtual/neuron_device/neuron{i}"
-        (sysdir / "info/architecture").mkdir(parents=True, exist_ok=True)
-        (sysdir / "core_count").write_text(f"{cores_per_device}\n")
-        (sysdir / "info/architecture/arch_type").write_text(f"{arch}\n")
-        (sysdir / "info/architecture/instance_type").write_text(f"{instance_type}\n")
-    return root

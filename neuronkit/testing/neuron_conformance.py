@@ -32,14 +32,11 @@ from neuronkit.neuron import NEURON_REPOSITORY, neuron_cc_flags, neuronx_cc_flag
 from neuronkit.targets import LNC_ENV, get_target, parse_core_list
 
 from .conformance import relative_error
-from .sim import check_neuron_cc_args, check_neuronx_cc_args, installed
+from .sim import FAKE_HOSTS, check_neuron_cc_args, check_neuronx_cc_args, installed
 
 #: The flags of each compiler's command line that a precision preset or pipelining sets.
 PRESET_FIELDS = {"neuron-cc": ("fast_math", "fp32_cast", "neuroncore_pipeline_cores"),
                  "neuronx-cc": ("target", "auto_cast", "auto_cast_type", "lnc")}
-#: A fake machine for each core kind: (physical cores per chip, sysfs arch_type, instance type).
-FAKE_HOSTS = {"NeuronCore-v1": (4, "NCv1", "inf1.xlarge"), "NeuronCore-v2": (2, "NCv2", "inf2.xlarge"),
-              "NeuronCore-v3": (8, "NCv3", "trn2.48xlarge")}
 
 
 @dataclass

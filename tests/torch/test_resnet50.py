@@ -50,3 +50,23 @@ def test_bf16_agrees_with_fp32_eager_on_32_images():
         got = rt(batch)
     assert relative_error(got, want) < 2e-2
     assert np.mean(got.argmax(1) == want.argmax(1)) >= 0.97
+
+
+@pytest.mark.parametrize("engine", ["trace", "native"])
+def test_example_runs_for_trn2_against_the_simulation_and_says_so(tmp_path, engine):
+    out = tmp_path / "resnet50-trn2.nk"
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "resnet50.py"), "--target", "trn2", "--engine",
+                           engine, "--simulate", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("SIMULATED Neuron SDK and trn2 machine") == 2  # the compile, and the fresh process
+    assert f"-> trn2 (neuronx-cc (torch-neuronx{', native TorchNeuron' if engine == 'native' else ''}), {engine}, " \
+           f"fp32)" in done.stdout
+    art = neuronkit.open_artifact(out)
+    assert (art.manifest.engine, art.manifest.logical_cores) == (engine, 2)
+    assert any("SIMULATED Neuron SDK" in note for note in art.manifest.report.notes)
+    model, _ = resnet50()
+    x = load_image(REPO / "examples" / "data" / "cat.png", art.inputs[0], art.manifest.preprocess)
+    with torch.no_grad():
+        expected = top_k(model(torch.from_numpy(x))[0].numpy(), 5, imagenet_labels())
+    printed = re.findall(r"^\s+([0-9.]+)\s+(.+) \((\d+)\)$", done.stdout, re.M)
+    assert [int(i) for _, _, i in printed] == [i for i, _, _ in expected]  # the host runs the model

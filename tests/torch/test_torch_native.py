@@ -107,12 +107,13 @@ class WithUnsupportedOp(torch.nn.Module):
 
 
 def test_an_operator_torchneuron_cannot_compile_fails_the_load_instead_of_running_on_the_cpu(native,
-                                                                                           fake_neuron_host):
+                                                                                           fake_neuron_host,
+                                                                                           monkeypatch):
     fake_neuron_host(1, 8, "NCv3", "trn2.48xlarge")
     x = (np.ones((1, 4), np.float32),)
     with pytest.raises(CompileError, match=r"could not compile aten\.sort.*no fallback"):
         neuronkit.compile(WithUnsupportedOp(), "torch", example_inputs=x, target="trn2", engine="native")
-    os.environ["TORCH_NEURONX_DISABLE_FALLBACK_EXECUTION"] = "0"
+    monkeypatch.setenv("TORCH_NEURONX_DISABLE_FALLBACK_EXECUTION", "0")
     art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="trn2", engine="native")
     with pytest.raises(NeuronkitError, match="DISABLE_FALLBACK_EXECUTION=0 is set: .*eagerly on the CPU"):
         neuronkit.load(art, cores=1)

@@ -31,6 +31,7 @@ import functools
 import importlib
 import os
 import shlex
+from pathlib import Path
 
 
 def neuron_env() -> dict:
@@ -50,6 +51,63 @@ def installed(*names: str):
     finally:
         for module in modules:
             module.uninstall()
+
+
+#: The simulations a backend's Neuron path calls, per (backend, target, engine); tf and mxnet take the
+#: first of theirs that fits (neuronkit.testing.NeuronCase says which SDK each target needs)
+SIMULATIONS = {("torch", "inf1", ""): "torch_neuron", ("torch", "inf2", ""): "torch_neuronx",
+               ("torch", "trn1", ""): "torch_neuronx", ("torch", "trn2", "trace"): "torch_neuronx",
+               ("torch", "trn2", "native"): "torch_neuronx_native", ("torch", "trn3", "native"): "torch_neuronx_native",
+               ("tf", "inf1", ""): "tensorflow_neuron", ("tf", "inf2", ""): "tensorflow_neuronx",
+               ("tf", "trn1", ""): "tensorflow_neuronx", ("mxnet", "inf1", ""): "mx_neuron"}
+#: A fake machine for each core kind: (physical cores per chip, sysfs arch_type, instance type).
+FAKE_HOSTS = {"NeuronCore-v1": (4, "NCv1", "inf1.xlarge"), "NeuronCore-v2": (2, "NCv2", "inf2.xlarge"),
+              "NeuronCore-v3": (8, "NCv3", "trn2.48xlarge"), "NeuronCore-v4": (8, "NCv4", "trn3")}
+
+
+def make_fake_host(root, devices: int = 4, cores_per_device: int = 4, arch: str = "NCv1",
+                   instance_type: str = "inf1.6xlarge") -> Path:
+    """Lay out ``/dev/neuronN`` and the Neuron sysfs tree under ``root``; point
+    ``NEURONKIT_SYSROOT`` at it and :func:`neuronkit.targets.discover` sees that machine."""
+    root = Path(root)
+    (root / "dev").mkdir(parents=True, exist_ok=True)
+    for i in range(devices):
+        (root / "dev" / f"neuron{i}").touch()
+        sysdir = root / f"sys/devices/virtual/neuron_device/neuron{i}"
+        (sysdir / "info/architecture").mkdir(parents=True, exist_ok=True)
+        (sysdir / "core_count").write_text(f"{cores_per_device}\n")
+        (sysdir / "info/architecture/arch_type").write_text(f"{arch}\n")
+        (sysdir / "info/architecture/instance_type").write_text(f"{instance_type}\n")
+    return root
+
+
+@contextlib.contextmanager
+def simulated(backend: str, target: str, engine: str = ""):
+    """A SIMULATED Neuron machine for a dry run outside tests (``examples/resnet50.py --simulate``): the
+    simulated SDK ``backend`` calls for ``target`` installed, and ``NEURONKIT_SYSROOT`` pointing at a fake
+    one-chip host of the target's kind, for the block (child processes inherit the fake host)."""
+    import tempfile
+
+    from neuronkit.targets import get_target
+
+    name = SIMULATIONS.get((backend, target, engine)) or next(  # no engine named: the default one's, listed first
+        (sim for (b, t, e), sim in SIMULATIONS.items() if (b, t) == (backend, target) and not engine), None)
+    if name is None:
+        raise ValueError(f"no simulation of the {backend} backend's SDK for {target}"
+                         + (f" (engine {engine})" if engine else ""))
+    with tempfile.TemporaryDirectory(prefix="neuronkit-simulated-host-") as root, installed(name):
+        machine = {"NEURONKIT_SYSROOT": str(make_fake_host(root, 1, *FAKE_HOSTS[get_target(target).core_kind])),
+                   "TORCH_NEURONX_NEFF_CACHE_DIR": str(Path(root) / "neff-cache")}  # fake NEFFs stay in here
+        previous = {key: os.environ.get(key) for key in machine}
+        os.environ.update(machine)
+        try:
+            yield name
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 # -- recorded calls
