@@ -62,7 +62,8 @@ def plugins_cmd(as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--options", "options_of", metavar="NAME", help="Print the compile and load options of backend NAME.")
 def backends(as_json, options_of):
-    """List backends: targets, cpu engines (* = installed), precisions, and whether they can run here."""
+    """List backends: targets, engines (cpu: * = installed; and per Neuron target where there is a choice),
+    precisions, and whether they can run here."""
     if options_of:
         _print_options(plugins.find_backend(options_of), as_json)
         return
@@ -74,6 +75,7 @@ def backends(as_json, options_of):
                      "engines": [e.name for e in s.engines],
                      "engines_installed": [] if missing else [e.name for e in s.engines
                                                                 if not plugins.missing_requirements(e)],
+                     "neuron_engines": {t: [e.name for e in engines] for t, engines in s.neuron_engines.items()},
                      "precisions": {t: list(s.precisions_for(t)) for t in s.targets},
                      "capabilities": sorted(s.capabilities), "plugin": s.plugin,
                      "ready": not missing, "install": s.install_hint if missing else "",
@@ -82,11 +84,14 @@ def backends(as_json, options_of):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("backend", "framework", "targets", "cpu engines", "precisions", "plugin", "status")
+    table = Table("backend", "framework", "targets", "engines", "precisions", "plugin", "status")
     for r in rows:
         name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
         status = Text("ready", "green") if r["ready"] else Text("missing", "yellow")
-        engines = ", ".join(e + ("*" if e in r["engines_installed"] else "") for e in r["engines"])
+        engines = "cpu: " + ", ".join(e + ("*" if e in r["engines_installed"] else "") for e in r["engines"]) \
+            if r["engines"] else ""
+        engines = "; ".join(filter(None, [engines] + [f"{t}: {', '.join(names)}"
+                                                       for t, names in r["neuron_engines"].items()]))
         by_precisions: dict = {}  # targets that take the same precisions share one entry
         for target, offered in r["precisions"].items():
             by_precisions.setdefault(",".join(offered), []).append(target)
@@ -309,6 +314,19 @@ def export(artifact, version, **destinations):
                              f"compiled by the {art.backend} backend")
     for line in plugins.load_object(fmt.exporter)(art, dest, version):
         console.print(line, soft_wrap=True, highlight=False)
+
+
+@cli.command("replace-weights")
+@click.argument("artifact", type=click.Path(exists=True))
+@click.argument("weights", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(), help="Where to save the new artifact.")
+def replace_weights_cmd(artifact, weights, output):
+    """Save ARTIFACT with the WEIGHTS file (torch: torch.save(model.state_dict(), path)) in place of its own,
+    without compiling again. ARTIFACT must keep its weights outside the compiled graph (torch: inline_weights=False)."""
+    from .weights import replace_weights
+
+    path = replace_weights(artifact, weights).save(output)
+    console.print(Text.assemble(("saved", "green"), f" {path}"), highlight=False, soft_wrap=True)
 
 
 @cli.command("verify")

@@ -272,7 +272,7 @@ SUPPORT = {row.package: row for row in (
                instead="compile for inf2/trn1 (neuronx-cc)", targets=("inf1",), python=("3.9", "3.10")),
     # neuronx-cc 2.28.7631.0 in Neuron 2.33.0 (release-notes/components/index.html), active
     SdkSupport("neuronx-cc", "neuronxcc", "supported", "active; 2.28.7631.0 ships with Neuron 2.33.0",
-               "aws-neuron-sdk v2.33.0 release-notes/components", targets=("inf2", "trn1"),
+               "aws-neuron-sdk v2.33.0 release-notes/components", targets=("inf2", "trn1", "trn2", "trn3"),
                python=("3.11", "3.12", "3.13")),
     # announce-maintenance-pytorch-xla-inference.rst (2.31); 2.33.0 component index, torchneuron.html
     SdkSupport("torch-neuronx", "torch_neuronx", "maintenance",
@@ -280,7 +280,8 @@ SUPPORT = {row.package: row for row in (
                "since Neuron 2.31 (critical fixes only) and left the DLAMIs and DLCs in 2.32",
                "aws-neuron-sdk announce-maintenance-pytorch-xla-inference.rst; v2.33.0 release-notes/components",
                instead="keep torch-neuronx 2.9 (the last XLA line) for inf2/trn1 "
-               "artifacts; plan for native TorchNeuron on trn2/trn3", targets=("inf2", "trn1", "trn2"),
+               "artifacts; plan for native TorchNeuron on trn2/trn3 (engine='native')",
+               targets=("inf2", "trn1", "trn2", "trn3"),
                backends=("torch",), python=("3.11", "3.12", "3.13"),
                newer=(("2.13", "beta", "native TorchNeuron (torch-neuronx 2.13/2.14): a public beta from Neuron "
                                        "2.33.0 for trn2/trn3 only, without the torch_neuronx.trace neuronkit's "

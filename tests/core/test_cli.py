@@ -55,6 +55,17 @@ def test_plugins_backends_devices_work_with_only_the_core(fake_neuron_host):
     assert "neuron3" in table and "NeuronCore-v1" in table
 
 
+def test_backends_show_the_ways_to_each_neuron_target_and_what_its_hardware_runs():
+    torch = {b["name"]: b for b in json.loads(run("backends", "--json").output)}["torch"]
+    assert torch["neuron_engines"] == {"trn2": ["trace", "native"], "trn3": ["native"]}
+    assert torch["precisions"]["trn2"] == ["fp32", "bf16", "fp16", "fp8"]  # fp8: trn2's hardware, trace's flags
+    assert torch["precisions"]["trn3"] == ["fp32", "bf16", "fp16"]  # native only there: fp8 unconfirmed
+    assert torch["precisions"]["inf2"] == ["fp32", "bf16", "fp16"]
+    assert {"package": "torch-neuronx", "status": "maintenance", "as_of": "Neuron 2.33.1"} in torch["support"]["trn3"]
+    table = run("backends").output
+    assert "trace" in table and "native" in table
+
+
 def test_compile_inspect_predict_npy(onnx_file, tmp_path):
     out = run("compile", onnx_file, "-o", tmp_path / "mlp.nk")
     assert out.exit_code == 0, out.output
