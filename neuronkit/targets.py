@@ -136,15 +136,36 @@ def discover(root: str | None = None) -> Host:
     """
     root = root if root is not None else os.environ.get("NEURONKIT_SYSROOT", "/")
     base = Path(root)
+    instance_type = _read(base / "sys/devices/virtual/neuron_device/neuron0/info/architecture/instance_type")
     devices = _from_neuron_ls() if root == "/" else ()
     if not devices:
-        devices = _from_sysfs(base)
+        devices = _from_sysfs(base, instance_type)
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    return Host(cpus=cpus, devices=devices, visible_cores=_visible_cores_from_env(),
-                instance_type=_read(base / "sys/devices/virtual/neuron_device/neuron0/info/architecture/instance_type"))
+    return Host(cpus=cpus, devices=_of_instance(devices, instance_type), visible_cores=_visible_cores_from_env(),
+                instance_type=instance_type)
+
+
+def core_kind_of_instance(instance_type: str) -> str | None:
+    """The NeuronCore generation of an instance type (``trn1n.32xlarge`` -> v2, ``trn3...`` -> v4), by its
+    family: the part before the dot, a target's name or one of its instances' families."""
+    family = instance_type.strip().lower().split(".")[0]
+    for target in TARGETS.values():
+        if target.is_neuron and family in {target.name} | {name.split(".")[0] for name in target.instances}:
+            return target.core_kind
+    return None
+
+
+def _of_instance(devices: tuple[NeuronDevice, ...], instance_type: str) -> tuple[NeuronDevice, ...]:
+    """Devices whose generation neuron-ls left to inference (it prints none: trn3's chips look like trn2's)
+    take the instance type's, where that is known."""
+    kind = core_kind_of_instance(instance_type)
+    if kind is None:
+        return devices
+    return tuple(NeuronDevice(d.index, d.cores, kind, d.source, d.logical) if d.source == "neuron-ls" else d
+                 for d in devices)
 
 
 def _from_neuron_ls() -> tuple[NeuronDevice, ...]:
@@ -177,7 +198,7 @@ def _device_from_neuron_ls(entry: dict) -> NeuronDevice:
     return NeuronDevice(int(entry["neuron_device"]), cores, kind, "neuron-ls", logical)
 
 
-def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
+def _from_sysfs(base: Path, instance_type: str) -> tuple[NeuronDevice, ...]:
     # Only /dev/neuronN with a number N; a core_count that is not a number counts as absent.
     nodes = sorted((p for p in (base / "dev").glob("neuron[0-9]*") if p.name[6:].isdigit()),
                    key=lambda p: int(p.name[6:]))
@@ -188,9 +209,10 @@ def _from_sysfs(base: Path) -> tuple[NeuronDevice, ...]:
         arch = _read(sysdir / "info/architecture/arch_type")
         cores = _read(sysdir / "core_count")
         if cores.isdigit() and int(cores) > 0:
-            # "NCv4" for Trainium3 follows NCv1..NCv3; the sysfs guide's value for it is UNCONFIRMED
-            kind = {"NCV1": NCV1, "NCV3": NCV3, "NCV4": NCV4}.get(arch.upper(), NCV1 if not arch and cores == "4"
-                                                                   else NCV2)
+            # "NCv4" for Trainium3 follows NCv1..NCv3 (the sysfs guide's value for it is UNCONFIRMED); an
+            # arch_type not known here takes the instance type's generation
+            kind = {"NCV1": NCV1, "NCV2": NCV2, "NCV3": NCV3, "NCV4": NCV4}.get(arch.upper()) or \
+                core_kind_of_instance(instance_type) or (NCV1 if not arch and cores == "4" else NCV2)
             devices.append(NeuronDevice(index, int(cores), kind, "sysfs", logical_config(kind)))
         else:  # Inf1-era drivers may lack sysfs: a bare /dev/neuronN is an Inferentia chip
             devices.append(NeuronDevice(index, 4, NCV1, "/dev (assumed Inferentia: no sysfs)"))

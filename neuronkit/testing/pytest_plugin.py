@@ -13,8 +13,8 @@ NEURON_VARS = ("NEURON_RT_VISIBLE_CORES", "NEURON_RT_NUM_CORES", "NEURONCORE_GRO
                "NEURON_LOGICAL_NC_CONFIG")
 #: Every variable neuronkit or a backend sets: the Neuron ones (TorchNeuron's too), and the thread counts a
 #: framework reads once per process (the mxnet backend sets them before mxnet is imported).
-WATCHED_VARS = NEURON_VARS + ("OMP_NUM_THREADS", "MXNET_CPU_WORKER_NTHREADS", "TORCH_NEURONX_DISABLE_FALLBACK_EXECUTION",
-                              "TORCH_NEURONX_NEFF_CACHE_DIR")
+WATCHED_VARS = NEURON_VARS + ("OMP_NUM_THREADS", "MXNET_CPU_WORKER_NTHREADS",
+                              "TORCH_NEURONX_DISABLE_FALLBACK_EXECUTION", "TORCH_NEURONX_NEFF_CACHE_DIR")
 
 
 def pytest_configure(config):

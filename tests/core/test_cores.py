@@ -192,3 +192,23 @@ def test_neuron_ls_json_output_format_first_then_the_older_flag(tmp_path, monkey
     trn2, inf1 = _from_neuron_ls()
     assert (trn2.core_kind, trn2.cores, trn2.logical_cores) == (NCV3, 8, 4)
     assert (inf1.core_kind, inf1.logical_cores) == (NCV1, 4)
+
+
+def test_the_instance_type_tells_trn3_chips_from_trn2_ones_where_neuron_ls_cannot():
+    """neuron-ls prints no core generation: 8 cores at LNC=2 could be trn2 or trn3; the instance type
+    (sysfs info/architecture/instance_type) says which."""
+    from neuronkit.targets import NCV2, NCV3, NCV4, NeuronDevice, _of_instance, core_kind_of_instance
+
+    assert [core_kind_of_instance(t) for t in ("trn1n.32xlarge", "trn2u.48xlarge", "trn3.anything", "inf2.xlarge",
+                                               "m7i.large", "")] == [NCV2, NCV3, NCV4, NCV2, None, None]
+    listed = (NeuronDevice(0, 8, NCV3, "neuron-ls", 2), NeuronDevice(1, 8, NCV3, "sysfs", 2))
+    assert [d.core_kind for d in _of_instance(listed, "trn3.foo")] == [NCV4, NCV3]  # sysfs' arch_type stands
+    assert _of_instance(listed, "") == listed
+
+
+def test_an_arch_type_not_known_here_takes_the_instance_types_generation(tmp_path, clean_neuron_env):
+    from neuronkit.targets import NCV4
+    from neuronkit.testing import make_fake_host
+
+    host = discover(str(make_fake_host(tmp_path, 2, 8, "Trainium3-something", "trn3.example")))
+    assert host.core_kind == NCV4 and host.neuron_cores == 8  # LNC=2 by default: 4 logical cores per chip
