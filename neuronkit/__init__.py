@@ -41,6 +41,7 @@ from .types import (  # noqa: E402
     TensorSpec,
 )
 from .verify import Verification, VerificationFailed  # noqa: E402
+from .weights import replace_weights  # noqa: E402
 
 __all__ = [
     "Artifact", "ArtifactError", "BackendNotFound", "BackendSpec", "BackendUnavailable", "CompileError",
@@ -48,4 +49,5 @@ __all__ = [
     "EngineSpec", "ExportFormat", "IncompatibleArtifact", "InputError", "Manifest", "NeuronkitError", "Option",
     "PluginError", "Preprocess", "Replica", "Runtime", "RuntimeClosed", "TensorSpec", "Verification",
     "VerificationFailed", "benchmark", "compile", "get_backends", "hookimpl", "load", "open_artifact", "verify",
+    "replace_weights",
 ]

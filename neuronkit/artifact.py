@@ -63,6 +63,12 @@ class Manifest:
     batch_axis: int = 0
     logical_cores: int = 1               # physical NeuronCores per logical core it was compiled for (LNC)
 
+    @property
+    def buckets(self) -> tuple[tuple[tuple[int, ...], ...], ...]:
+        """The shapes a bucket model was compiled for (``load["buckets"]``, read by the Runtime): one
+        tuple of input shapes per bucket, in signature order; empty for any other model."""
+        return tuple(tuple(tuple(shape) for shape in bucket) for bucket in self.load.get("buckets") or ())
+
     def to_dict(self) -> dict:
         return {
             "schema_version": self.schema_version,
@@ -172,6 +178,8 @@ def validate_manifest(data) -> None:
     if data.get("preprocess") is not None:
         _validate_preprocess(_object(data, "preprocess"))
     _expect(isinstance(data.get("load", {}), dict), "load", "an object", data.get("load"))
+    if (data.get("load") or {}).get("buckets") is not None:
+        _validate_buckets(data["load"]["buckets"], data["signature"])
     _validate_files(_object(data, "files"))
 
 
@@ -191,6 +199,21 @@ def _validate_signature(sig: dict) -> None:
             size)
     _expect(isinstance(sig.get("dynamic_batch"), bool), "signature.dynamic_batch", "true or false",
             sig.get("dynamic_batch"))
+
+
+def _validate_buckets(buckets, sig: dict) -> None:
+    """``load.buckets``: a non-empty list of buckets, each one shape per input that fits the input's signature."""
+    inputs = sig["inputs"]
+    _expect(isinstance(buckets, list) and buckets, "load.buckets", "a non-empty list of buckets", buckets)
+    for i, bucket in enumerate(buckets):
+        ok = isinstance(bucket, list) and len(bucket) == len(inputs) and all(
+            isinstance(shape, list) and len(shape) == len(spec["shape"]) and all(
+                _is_int(d) and d >= 1 and want in (None, d) for d, want in zip(shape, spec["shape"]))
+            for shape, spec in zip(bucket, inputs))
+        _expect(ok, f"load.buckets[{i}]", f"one shape per input ({len(inputs)}) of its rank, sizes >= 1 that "
+                f"match the signature's fixed axes", bucket)
+    _expect(sig.get("batch_size") is None and sig.get("dynamic_batch") is False, "signature.batch_size",
+            "null (with dynamic_batch false) for a bucket model", sig.get("batch_size"))
 
 
 def _validate_tensor(tensor, where: str) -> None:

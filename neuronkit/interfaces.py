@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import NeuronkitError
 from .types import BackendSpec, CompileReport, Component, Preprocess, TensorSpec
 
 if TYPE_CHECKING:
@@ -72,6 +73,19 @@ class Compiler(ABC):
         (the default) when the backend cannot say, and the object is compiled every time. Model files
         and folders are fingerprinted by the core."""
         return None
+
+    def replace_weights(self, artifact: Artifact, weights: Any, workdir: Path) -> dict:
+        """Optional: put new ``weights`` into a copy of ``artifact`` without compiling again
+        (:func:`neuronkit.replace_weights`).
+
+        ``workdir`` already holds a copy of every file of the artifact; change or add files there (the
+        core lists them and their checksums afterwards) and return the new manifest ``load`` dict.
+        ``weights`` is what the user passed: a mapping of names to tensors, or the path of a weights file.
+        Refuse (with :class:`~neuronkit.NeuronkitError`) weights that do not fit, naming what differs. The
+        default refuses: the backend cannot replace weights.
+        """
+        raise NeuronkitError(f"the {self.spec.name} backend cannot replace the weights of a compiled artifact; "
+                             f"compile the model again with the new weights")
 
 
 class Replica(ABC):

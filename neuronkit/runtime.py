@@ -4,7 +4,10 @@ Each call goes to the least-busy replica (ties rotate); a replica runs one call 
 replica never oversubscribes its cores. Inputs are checked against the manifest before any
 framework code runs. A model compiled for a fixed batch N that allows dynamic batching is fed
 any batch: the batch is cut into chunks of N (the last one padded), the chunks run in parallel
-over the replicas, and the outputs are joined and trimmed.
+over the replicas, and the outputs are joined and trimmed. A bucket model (compiled for several input
+shapes, ``manifest.buckets``) gets each call padded with zeros to the smallest bucket that fits it
+(:func:`choose_bucket`), and its outputs cut back to the call's batch on axis 0; other padded axes
+come back as the bucket produced them.
 
 Closing: :meth:`Runtime.close` refuses new calls at once, waits for the calls already running to
 finish (their callers get their results), then releases the replicas. Any call after that raises
@@ -50,6 +53,7 @@ class Runtime:
         self._pool = None
         self._closed = False
         self._dtypes = [np.dtype(spec.dtype) for spec in artifact.inputs]  # dtype.name is slow per call
+        self._buckets = artifact.manifest.buckets
 
     @property
     def inputs(self):
@@ -110,7 +114,9 @@ class Runtime:
             arrays = self.check_inputs(inputs)
             m = self.artifact.manifest
             n = arrays[0].shape[0] if m.inputs[0].shape else 0
-            if m.batch_size is None or n == m.batch_size:
+            if self._buckets:
+                outputs = self._run_bucket(arrays, n)
+            elif m.batch_size is None or n == m.batch_size:
                 outputs = self._dispatch(arrays)
             else:
                 outputs = self._run_chunks(arrays, n, m.batch_size)
@@ -204,6 +210,32 @@ class Runtime:
         else:
             results = [self._dispatch(c) for c in chunks]
         return [np.concatenate([r[i] for r in results])[:n] for i in range(len(results[0]))]
+
+
+    def _run_bucket(self, arrays: list, n: int) -> list:
+        bucket = choose_bucket(self._buckets, [a.shape for a in arrays])
+        padded = [np.pad(a, [(0, want - got) for got, want in zip(a.shape, shape)]) for a, shape in zip(arrays, bucket)]
+        outputs = self._dispatch(padded)
+        return [o[:n] if o.ndim and o.shape[0] > n else o for o in outputs]
+
+
+def choose_bucket(buckets: Sequence, shapes: Sequence) -> tuple:
+    """The smallest bucket (fewest elements over all inputs; the first listed on a tie) whose every axis
+    is at least the input's, or :class:`InputError` naming the buckets."""
+    def fits(bucket) -> bool:
+        return len(bucket) == len(shapes) and all(
+            len(want) == len(got) and all(g <= w for g, w in zip(got, want)) for got, want in zip(shapes, bucket))
+
+    def size(bucket) -> int:
+        return sum(int(np.prod(shape)) for shape in bucket)
+
+    fitting = [b for b in buckets if fits(b)]
+    if not fitting:
+        given = ", ".join(str(tuple(s)) for s in shapes)
+        listed = "; ".join(", ".join(str(tuple(s)) for s in b) for b in buckets)
+        raise InputError(f"input shape {given} fits none of the buckets this model was compiled for ({listed}); "
+                         f"send smaller inputs (split the batch), or compile with a bucket this large (shapes=)")
+    return min(fitting, key=size)
 
 
 def _pad(array: np.ndarray, size: int) -> np.ndarray:

@@ -13,9 +13,10 @@ import sys
 
 import numpy as np
 
-from neuronkit import BackendSpec, EngineSpec, hookimpl
+from neuronkit import BackendSpec, EngineSpec, Option, hookimpl
 
 TORCHSCRIPT = EngineSpec("torchscript", ("fp32",), ("torch",), 'pip install "neuronkit[torch]"')
+NEURONX = ("inf2", "trn1", "trn2")   # torch_neuronx's targets
 INDUCTOR = EngineSpec("inductor", ("fp32",), ("torch",), 'pip install "neuronkit[torch]"')
 #: The two ways to trn2, both in the pip package torch-neuronx (told apart by its version): XLA's
 #: torch_neuronx.trace (2.9, ahead of time, fp8 through neuronx-cc) and native TorchNeuron (2.13+:
@@ -42,6 +43,16 @@ def neuronkit_backends():
             install_hint='pip install "neuronkit[torch]"',
             selftest="neuronkit_torch:tiny_model",
             model_files="TorchScript files (.pt, .pth, .torchscript; give example inputs)",
+            compile_options=(
+                Option("inline_weights", bool, True, "False: weights outside the NEFF (torch_neuronx.trace "
+                       "inline_weights_to_neff=False), replaceable with neuronkit.replace_weights", NEURONX),
+                Option("lazy_load", bool, False, "torch_neuronx.lazy_load before saving: torch.jit.load leaves the "
+                       "model off the cores until DataParallel places it", NEURONX),
+                Option("async_load", bool, False, "torch_neuronx.async_load before saving: loading onto the cores "
+                       "runs in the background", NEURONX),
+                Option("shapes", (list, tuple), None, "buckets for torch_neuronx.bucket_model_trace: each the "
+                       "input shape(s); the runtime pads to the smallest that fits", NEURONX),
+            ),
         )
     ]
 
