@@ -31,6 +31,9 @@ class TorchCompiler(Compiler):
     def fingerprint(self, model):
         return fingerprint(model)
 
+    def replace_weights(self, artifact, weights, workdir):
+        return neuron.replace_weights(artifact, weights, workdir)
+
 
 class TorchReplica(Replica):
     """One loaded copy of a TorchScript/AOTInductor artifact, or of a Neuron one on its core group."""

@@ -52,6 +52,8 @@ from .model import TorchModel, as_tuple, framework
 
 PROGRAM, NEFFS = "model.pt2", "neffs"
 PACKAGE, MODULE, DEVICE = "torch-neuronx", "torch_neuronx", "neuron"
+#: Compile options of the trace engine (torch_neuronx.trace's API), with their defaults
+TRACE_ONLY = {"inline_weights": True, "lazy_load": False, "async_load": False, "shapes": None}
 #: The first torch-neuronx version that is native TorchNeuron (2.13.3.0 in Neuron 2.33.0)
 NATIVE_FROM = (2, 13)
 FALLBACK_ENV = "TORCH_NEURONX_DISABLE_FALLBACK_EXECUTION"
@@ -92,6 +94,10 @@ def compile_native(m: TorchModel, request) -> CompileResult:
     if isinstance(m.module, torch.jit.ScriptModule):
         raise CompileError("engine='native' exports the model with torch.export, which takes a torch.nn.Module, not "
                            "TorchScript: pass the module itself, or use engine='trace'")
+    given = [name for name in TRACE_ONLY if request.options.get(name) not in (None, TRACE_ONLY[name])]
+    if given:
+        raise CompileError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} torch_neuronx.trace's "
+                           f"(engine='trace'); native TorchNeuron has no such setting")
     flags = neuronx_cc_casts(target, request.precision, request.options.get("logical_cores")) + \
         extra_compiler_args(request.options)
     request.progress("exporting the program and weights (torch.export)")

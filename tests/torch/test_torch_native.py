@@ -96,6 +96,9 @@ def test_native_refuses_what_torchneuron_does_not_do(native):
     with pytest.raises(CompileError, match="engine 'native' does not support dynamic_batch"):
         neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="trn2", engine="native",
                           dynamic_batch=True)
+    with pytest.raises(CompileError, match="lazy_load, shapes are torch_neuronx.trace's .*no such setting"):
+        neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="trn2", engine="native",
+                          shapes=[(1, 3, 32, 32)], lazy_load=True)
     with pytest.raises(CompileError, match="torch.export.*not TorchScript"):
         neuronkit.compile(torch.jit.trace(small_net(), torch.zeros(1, 3, 32, 32)), "torch",
                           example_inputs=images(1), target="trn2", engine="native")

@@ -12,17 +12,10 @@ from neuronkit.testing.sim import installed
 
 torch = pytest.importorskip("torch")
 from neuronkit_torch import neuron  # noqa: E402
-from neuronkit_torch.backend import TorchCompiler  # noqa: E402
-
-WIRED = "replace_weights" in vars(TorchCompiler)
 
 
 @pytest.fixture
-def tnx(monkeypatch):
-    if not WIRED:  # until backend.py delegates (see test_the_torch_compiler_delegates_replace_weights)
-        monkeypatch.setattr(TorchCompiler, "replace_weights",
-                            lambda self, artifact, weights, workdir: neuron.replace_weights(artifact, weights, workdir),
-                            raising=False)
+def tnx():
     with installed("torch_neuronx") as sim:
         yield sim
 
@@ -36,12 +29,6 @@ def doubled(model):
         for p in model.parameters():
             p.mul_(2)
     return model
-
-
-@pytest.mark.xfail(not WIRED, strict=True, reason="plugins/neuronkit_torch/backend.py does not yet define "
-                                                  "TorchCompiler.replace_weights -> neuron.replace_weights")
-def test_the_torch_compiler_delegates_replace_weights():
-    assert "replace_weights" in vars(TorchCompiler)
 
 
 # -- weights outside the NEFF
