@@ -1,5 +1,6 @@
 """The README's main job, end to end, and ResNet50 accuracy across precisions (slow: a real ResNet50)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -52,17 +53,21 @@ def test_bf16_agrees_with_fp32_eager_on_32_images():
     assert np.mean(got.argmax(1) == want.argmax(1)) >= 0.97
 
 
-@pytest.mark.parametrize("engine", ["trace", "native"])
-def test_example_runs_for_trn2_against_the_simulation_and_says_so(tmp_path, engine):
-    out = tmp_path / "resnet50-trn2.nk"
-    done = subprocess.run([sys.executable, str(REPO / "examples" / "resnet50.py"), "--target", "trn2", "--engine",
-                           engine, "--simulate", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path)
+@pytest.mark.parametrize("target, engine, compiler", [
+    ("inf1", "", "neuron-cc (torch-neuron)"), ("inf2", "", "neuronx-cc (torch-neuronx)"),
+    ("trn1", "", "neuronx-cc (torch-neuronx)"), ("trn2", "trace", "neuronx-cc (torch-neuronx), trace"),
+    ("trn2", "native", "neuronx-cc (torch-neuronx, native TorchNeuron), native"),
+])
+def test_example_runs_each_neuron_target_against_the_simulation_and_says_so(tmp_path, target, engine, compiler):
+    out = tmp_path / f"resnet50-{target}.nk"
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "resnet50.py"), "--target", target, "--simulate",
+                           "--out", str(out)] + (["--engine", engine] if engine else []),
+                          capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("SIMULATED Neuron SDK and trn2 machine") == 2  # the compile, and the fresh process
-    assert f"-> trn2 (neuronx-cc (torch-neuronx{', native TorchNeuron' if engine == 'native' else ''}), {engine}, " \
-           f"fp32)" in done.stdout
+    assert done.stdout.count(f"SIMULATED Neuron SDK and {target} machine") == 2  # the compile, and the new process
+    assert f"-> {target} ({compiler}, fp32)" in done.stdout
     art = neuronkit.open_artifact(out)
-    assert (art.manifest.engine, art.manifest.logical_cores) == (engine, 2)
+    assert (art.manifest.engine, art.manifest.logical_cores) == (engine, 2 if target == "trn2" else 1)
     assert any("SIMULATED Neuron SDK" in note for note in art.manifest.report.notes)
     model, _ = resnet50()
     x = load_image(REPO / "examples" / "data" / "cat.png", art.inputs[0], art.manifest.preprocess)
@@ -70,3 +75,22 @@ def test_example_runs_for_trn2_against_the_simulation_and_says_so(tmp_path, engi
         expected = top_k(model(torch.from_numpy(x))[0].numpy(), 5, imagenet_labels())
     printed = re.findall(r"^\s+([0-9.]+)\s+(.+) \((\d+)\)$", done.stdout, re.M)
     assert [int(i) for _, _, i in printed] == [i for i, _, _ in expected]  # the host runs the model
+
+
+@pytest.mark.parametrize("engine", ["trace", "native"])
+def test_resnet50_on_trn2_at_one_physical_core_per_logical_core(engine, fake_neuron_host):
+    """LNC=1: a trn2 chip shows 8 cores; compiler flag and runtime variable agree."""
+    from neuronkit.testing.sim import installed
+
+    model, _ = resnet50()
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    fake_neuron_host(1, 8, "NCv3", "trn2.48xlarge")
+    with installed("torch_neuronx" if engine == "trace" else "torch_neuronx_native") as sim:
+        art = neuronkit.compile(model, "torch", example_inputs=x, target="trn2", engine=engine, logical_cores=1)
+        with neuronkit.load(art, cores="0-7", group_size=1) as rt:
+            assert os.environ["NEURON_LOGICAL_NC_CONFIG"] == "1" and len(rt.groups) == 8
+            got = rt(x)
+    flags = [c for c in sim.calls if "compiler" in c][-1]["compiler"]
+    assert flags["lnc"] == 1 and art.manifest.flags[-2:] == ("--logical-nc-config", "1")
+    with torch.no_grad():
+        assert relative_error(got, model(torch.from_numpy(x)).numpy()) < 1e-4
