@@ -128,12 +128,19 @@ def flags_in_environment(flags: list, **variables: str):
     """Set ``NEURON_CC_FLAGS`` (and ``variables``) for one compile, restoring them afterwards. Flags the
     user already set come last, so theirs win where the compiler takes the right-most value."""
     value = " ".join(shlex.quote(f) for f in flags)
-    previous = {key: os.environ.get(key) for key in ("NEURON_CC_FLAGS", *variables)}
-    if previous["NEURON_CC_FLAGS"]:
-        value = f"{value} {previous['NEURON_CC_FLAGS']}".strip()
-    os.environ.update({k: v for k, v in {"NEURON_CC_FLAGS": value, **variables}.items() if v})
-    try:
+    if os.environ.get("NEURON_CC_FLAGS"):
+        value = f"{value} {os.environ['NEURON_CC_FLAGS']}".strip()
+    with environment(NEURON_CC_FLAGS=value, **variables):
         yield value
+
+
+@contextlib.contextmanager
+def environment(**variables: str):
+    """Set the non-empty ``variables`` for the block, then put back what was there."""
+    previous = {key: os.environ.get(key) for key in variables}
+    os.environ.update({k: v for k, v in variables.items() if v})
+    try:
+        yield
     finally:
         for key, old in previous.items():
             if old is None:

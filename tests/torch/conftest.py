@@ -1,7 +1,28 @@
 import numpy as np
 import pytest
 
+from neuronkit.testing.sim import installed
+
 torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def tn():
+    """The SIMULATED torch-neuron (inf1) installed as torch_neuron for the test."""
+    with installed("torch_neuron") as sim:
+        yield sim
+
+
+@pytest.fixture
+def tnx():
+    """The SIMULATED XLA torch-neuronx installed as torch_neuronx for the test."""
+    with installed("torch_neuronx") as sim:
+        yield sim
+
+
+def calls(sim, function):
+    """The simulated SDK's recorded calls of ``function``."""
+    return [c for c in sim.calls if c["function"] == function]
 
 
 class SmallNet(torch.nn.Module):

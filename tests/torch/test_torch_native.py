@@ -6,7 +6,7 @@ import shlex
 
 import numpy as np
 import pytest
-from conftest import eager, images, small_net
+from conftest import calls, eager, images, small_net
 
 import neuronkit
 from neuronkit import BackendUnavailable, CompileError, CoreSpecError, NeuronkitError
@@ -21,10 +21,6 @@ def native(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_NEURONX_NEFF_CACHE_DIR", str(tmp_path / "neff-cache"))
     with installed("torch_neuronx_native") as sim:
         yield sim
-
-
-def calls(sim, function):
-    return [c for c in sim.calls if c["function"] == function]
 
 
 def compiles(sim):

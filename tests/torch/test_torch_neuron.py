@@ -5,30 +5,13 @@ import os
 
 import numpy as np
 import pytest
-from conftest import eager, images, small_net
+from conftest import calls, eager, images, small_net
 
 import neuronkit
 from neuronkit import CompileError
 from neuronkit.testing import NeuronCase, NeuronConformance, relative_error
-from neuronkit.testing.sim import installed
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture
-def tn():
-    with installed("torch_neuron") as sim:
-        yield sim
-
-
-@pytest.fixture
-def tnx():
-    with installed("torch_neuronx") as sim:
-        yield sim
-
-
-def calls(sim, function):
-    return [c for c in sim.calls if c["function"] == function]
 
 
 @pytest.mark.parametrize("precision, fast_math", [("fp32", "none"), ("bf16", "all"), ("fp16", "fp32-cast-all-fp16")])

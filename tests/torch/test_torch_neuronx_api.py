@@ -3,7 +3,7 @@ against the SIMULATED torch_neuronx in neuronkit.testing.sim. Nothing here runs 
 
 import numpy as np
 import pytest
-from conftest import eager, images, small_net
+from conftest import calls, eager, images, small_net
 
 import neuronkit
 from neuronkit import CompileError, InputError, NeuronkitError
@@ -12,16 +12,6 @@ from neuronkit.testing.sim import installed
 
 torch = pytest.importorskip("torch")
 from neuronkit_torch import neuron  # noqa: E402
-
-
-@pytest.fixture
-def tnx():
-    with installed("torch_neuronx") as sim:
-        yield sim
-
-
-def calls(sim, function):
-    return [c for c in sim.calls if c["function"] == function]
 
 
 def doubled(model):

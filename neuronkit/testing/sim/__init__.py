@@ -88,6 +88,7 @@ def simulated(backend: str, target: str, engine: str = ""):
     one-chip host of the target's kind, for the block (child processes inherit the fake host)."""
     import tempfile
 
+    from neuronkit.neuron import environment
     from neuronkit.targets import get_target
 
     name = SIMULATIONS.get((backend, target, engine)) or next(  # no engine named: the default one's, listed first
@@ -95,19 +96,10 @@ def simulated(backend: str, target: str, engine: str = ""):
     if name is None:
         raise ValueError(f"no simulation of the {backend} backend's SDK for {target}"
                          + (f" (engine {engine})" if engine else ""))
-    with tempfile.TemporaryDirectory(prefix="neuronkit-simulated-host-") as root, installed(name):
-        machine = {"NEURONKIT_SYSROOT": str(make_fake_host(root, 1, *FAKE_HOSTS[get_target(target).core_kind])),
-                   "TORCH_NEURONX_NEFF_CACHE_DIR": str(Path(root) / "neff-cache")}  # fake NEFFs stay in here
-        previous = {key: os.environ.get(key) for key in machine}
-        os.environ.update(machine)
-        try:
-            yield name
-        finally:
-            for key, value in previous.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with tempfile.TemporaryDirectory(prefix="neuronkit-simulated-host-") as root, installed(name), environment(
+            NEURONKIT_SYSROOT=str(make_fake_host(root, 1, *FAKE_HOSTS[get_target(target).core_kind])),
+            TORCH_NEURONX_NEFF_CACHE_DIR=str(Path(root) / "neff-cache")):  # its placeholder NEFFs stay in here
+        yield name
 
 
 # -- recorded calls
