@@ -205,7 +205,7 @@ def compile(
                                f"{exc.problem}; report this to the authors of {spec.plugin or 'its plugin'}") from None
         return Artifact(workdir, manifest, temporary=True)
 
-    entry = _cache_key(spec, compiler, model, example_inputs, tgt.name, precision, chosen, batch_size,
+    entry = _cache_key(spec, compiler, model, example_inputs, tgt, precision, chosen, batch_size,
                        dynamic_batch, pipeline_cores, backend_options, preprocess, calibration) \
         if cache_enabled(cache) else None
     artifact = cached(entry, build, progress or (lambda message: None)) if entry else build()
@@ -261,7 +261,7 @@ def _read_once(calibration: Any, size: int) -> Any:
         return calibration  # Calibration names what it takes
 
 
-def _cache_key(spec: BackendSpec, compiler: Compiler, model: Any, example_inputs: Any, target: str, precision: str,
+def _cache_key(spec: BackendSpec, compiler: Compiler, model: Any, example_inputs: Any, target, precision: str,
                engine: EngineSpec | None, batch_size: int | None, dynamic_batch: bool | None, pipeline_cores: int,
                options: dict, preprocess: Preprocess | None, calibration: Any) -> str | None:
     """The compile cache's key, or None when the model's content cannot be told (no fingerprint)."""
@@ -283,7 +283,9 @@ def _cache_key(spec: BackendSpec, compiler: Compiler, model: Any, example_inputs
     modules = spec.requires + (engine.requires_for(precision)[0] if engine else ())
     return cache_key({
         "model": content, "backend": spec.name, "plugin": [spec.plugin, _plugin_version(spec)],
-        "neuronkit": __version__, "versions": versions(modules), "target": target, "precision": precision,
+        "neuronkit": __version__, "versions": versions(modules), "target": target.name, "precision": precision,
+        # a compile on the target's own machine may carry more (native TorchNeuron's compiled graphs)
+        "on_target": target.is_neuron and _runs_here(target),
         "engine": engine.name if engine else "", "batch_size": batch_size, "dynamic_batch": dynamic_batch,
         "pipeline_cores": pipeline_cores, "options": {k: repr(v) for k, v in sorted(options.items())},
         "preprocess": preprocess.to_dict() if preprocess else None, "calibration": calibrated,

@@ -211,7 +211,6 @@ class Runtime:
             results = [self._dispatch(c) for c in chunks]
         return [np.concatenate([r[i] for r in results])[:n] for i in range(len(results[0]))]
 
-
     def _run_bucket(self, arrays: list, n: int) -> list:
         bucket = choose_bucket(self._buckets, [a.shape for a in arrays])
         padded = [np.pad(a, [(0, want - got) for got, want in zip(a.shape, shape)]) for a, shape in zip(arrays, bucket)]

@@ -163,3 +163,15 @@ def test_fp8_on_trn2_is_neuronx_cc_fp8_e4m3_and_nowhere_before():
         assert art.manifest.precision == "fp8" and art.manifest.engine == "trace"
         with pytest.raises(CompileError, match="supports precision fp32, bf16, fp16, not 'fp8'"):
             neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="inf2", precision="fp8")
+
+
+def test_the_compile_cache_keeps_a_build_hosts_compile_apart_from_a_devices(native, fake_neuron_host, tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setenv("NEURONKIT_CACHE_DIR", str(tmp_path / "cache"))
+    options = dict(example_inputs=images(1), target="trn2", engine="native", cache=True)
+    exported = neuronkit.compile(small_net(), "torch", **options)
+    fake_neuron_host(1, 8, "NCv3", "trn2.48xlarge")
+    compiled = neuronkit.compile(small_net(), "torch", **options)
+    assert (exported.cache, exported.manifest.load["neffs"]) == ("stored", None)
+    assert (compiled.cache, compiled.manifest.load["neffs"]) == ("stored", "neffs")  # not the NEFF-less one
+    assert neuronkit.compile(small_net(), "torch", **options).cache == "hit"
