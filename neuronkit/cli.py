@@ -169,9 +169,11 @@ def devices(as_json):
 @click.argument("model", type=click.Path(exists=True))
 @click.option("-o", "--output", required=True, type=click.Path(), help="Where to save the artifact.")
 @click.option("-f", "--framework", help="Backend name; by default the plugin that recognises MODEL.")
-@click.option("-t", "--target", default="cpu", show_default=True, help="cpu, inf1, inf2 or trn1.")
-@click.option("-p", "--precision", default="auto", show_default=True, help="auto, fp32, bf16, fp16 or int8.")
-@click.option("--engine", help="Host engine for the cpu target (see `neuronkit backends`).")
+@click.option("-t", "--target", default="cpu", show_default=True, help="cpu, inf1, inf2, trn1, trn2 or trn3.")
+@click.option("-p", "--precision", default="auto", show_default=True,
+              help="auto, fp32, bf16, fp16, int8 (cpu) or fp8 (trn2).")
+@click.option("--engine", help="Host engine for the cpu target, or the way to a Neuron target that has several "
+                                "(torch on trn2: trace or native); see `neuronkit backends`.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Batch to compile for.")
 @click.option("--dynamic-batch/--static-batch", default=None, help="Accept other batch sizes at run time.")
 @click.option("--pipeline-cores", type=click.IntRange(min=1), default=1, show_default=True,
