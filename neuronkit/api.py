@@ -134,7 +134,7 @@ def compile(
         raise CompileError(f"calibration_size={calibration_size!r} must be a whole number of 1 or more")
     if tgt.is_neuron and (unsupported := neuron.support_warning(spec.name, tgt.name)):
         warnings.warn(unsupported, FutureWarning, stacklevel=2)
-    if verify and tgt.is_neuron and not _runs_here(tgt):
+    if verify and tgt.is_neuron and not discover().runs(tgt):
         raise CompileError(f"verify=True runs the compiled model, and this host cannot run {tgt.name}: compile "
                            f"without it, then run neuronkit verify ART --reference MODEL on the {tgt.name} instance")
 
@@ -285,21 +285,13 @@ def _cache_key(spec: BackendSpec, compiler: Compiler, model: Any, example_inputs
         "model": content, "backend": spec.name, "plugin": [spec.plugin, _plugin_version(spec)],
         "neuronkit": __version__, "versions": versions(modules), "target": target.name, "precision": precision,
         # a compile on the target's own machine may carry more (native TorchNeuron's compiled graphs)
-        "on_target": target.is_neuron and _runs_here(target),
+        "on_target": target.is_neuron and discover().runs(target),
         "engine": engine.name if engine else "", "batch_size": batch_size, "dynamic_batch": dynamic_batch,
         "pipeline_cores": pipeline_cores, "options": {k: repr(v) for k, v in sorted(options.items())},
         "preprocess": preprocess.to_dict() if preprocess else None, "calibration": calibrated,
         "examples": [[str(k), list(getattr(x, "shape", ())), str(getattr(x, "dtype", type(x).__name__))]
                      for k, x in examples],
     })
-
-
-def _runs_here(target) -> bool:
-    try:
-        discover().cores_for(target)
-        return True
-    except NeuronkitError:
-        return False
 
 
 _ARGUMENTS = {  # compile()'s arguments: accepted types, and what to say when a value has another

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import plugins
 from .accuracy import TOLERANCES, compare
-from .errors import IncompatibleArtifact, NeuronkitError
+from .errors import NeuronkitError
 from .targets import discover, get_target
 
 
@@ -33,7 +33,7 @@ def run_backend(name: str, targets: list | None = None) -> list:
     if missing:
         return [_row(spec.name, "-", "skipped", f"not installed: {spec.install_hint or ', '.join(missing)}")]
     host = discover()
-    wanted = targets or [t for t in spec.targets if _runs_here(host, t)]
+    wanted = targets or [t for t in spec.targets if host.runs(get_target(t))]
     model, inputs = plugins.load_object(spec.selftest)()
     rows, reference = [], None
     for target in ["cpu"] + [t for t in wanted if t != "cpu"]:
@@ -87,14 +87,6 @@ def run_all(targets: list | None = None) -> list:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
             rows.append(_row(name, "-", "FAIL", f"the selftest process failed: {last}"))
     return rows
-
-
-def _runs_here(host, target: str) -> bool:
-    try:
-        host.cores_for(get_target(target))
-        return True
-    except IncompatibleArtifact:
-        return False
 
 
 def _row(backend: str, target: str, status: str, detail: str) -> dict:

@@ -114,18 +114,20 @@ class Host:
             return len(self.visible_cores)
         return sum(d.logical_cores for d in self.devices)
 
+    def runs(self, target: Target) -> bool:
+        """Whether this host can run ``target`` (:meth:`cores_for` says why not)."""
+        return not target.is_neuron or self.core_kind == target.core_kind
+
     def cores_for(self, target: Target) -> int:
         """How many cores ``target`` has here; raises if this host cannot run it."""
-        if not target.is_neuron:
-            return self.cpus
-        if self.core_kind != target.core_kind:
+        if not self.runs(target):
             found = (f"{len(self.devices)} Neuron device(s) with {self.core_kind}" if self.devices
                      else f"no Neuron devices, {self.cpus} CPUs")
             raise IncompatibleArtifact(
                 f"target {target.name} needs {target.core_kind} ({target.description}); this host has {found}. "
                 f"Run it on an {target.name} instance, or compile again with target='cpu'."
             )
-        return self.neuron_cores
+        return self.neuron_cores if target.is_neuron else self.cpus
 
 
 def discover(root: str | None = None) -> Host:

@@ -104,7 +104,7 @@ def compile_native(m: TorchModel, request) -> CompileResult:
     program = torch.export.export(m.module, m.examples)
     torch.export.save(program, str(request.workdir / PROGRAM))
     load = {"program": PROGRAM, "sdk": MODULE, "neffs": None}
-    if _device_here(request.target):
+    if discover().runs(request.target):
         request.progress("compiling on this Neuron device (torch.compile backend='neuron')")
         neffs = request.workdir / NEFFS
         neffs.mkdir()
@@ -162,13 +162,6 @@ def _compiled(module, core: int):
         return [o.to("cpu").numpy() for o in as_tuple(outputs)]
 
     return run
-
-
-def _device_here(target) -> bool:
-    try:
-        return discover().cores_for(target) > 0
-    except NeuronkitError:
-        return False
 
 
 def _seed(neffs: list) -> None:

@@ -175,3 +175,20 @@ def test_the_compile_cache_keeps_a_build_hosts_compile_apart_from_a_devices(nati
     assert (exported.cache, exported.manifest.load["neffs"]) == ("stored", None)
     assert (compiled.cache, compiled.manifest.load["neffs"]) == ("stored", "neffs")  # not the NEFF-less one
     assert neuronkit.compile(small_net(), "torch", **options).cache == "hit"
+
+
+def test_a_neff_cache_it_cannot_write_is_said_and_the_load_compiles(native, fake_neuron_host, monkeypatch):
+    import shutil
+
+    fake_neuron_host(1, 8, "NCv3", "trn2.48xlarge")
+    art = neuronkit.compile(small_net(), "torch", example_inputs=images(1), target="trn2", engine="native")
+    native.reset()
+
+    def refused(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(shutil, "copy2", refused)
+    with pytest.warns(RuntimeWarning, match="could not put the artifact's compiled graphs in the NEFF cache .*"
+                                            "compiles the model again"), neuronkit.load(art, cores=1) as rt:
+        assert rt(images(1)).shape == (1, 10)
+    assert len(compiles(native)) == 1
